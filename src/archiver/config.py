@@ -1,0 +1,128 @@
+"""Settings: every field has a default and one line of help.
+
+Values come, lowest precedence first, from the defaults here, an `archiver.toml` file (section
+`[archiver]`), `ARCHIVER_*` environment variables, and command-line flags.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from archiver import __version__
+from archiver.errors import ConfigError
+
+DEFAULT_DB = "data/archive.db"
+DEFAULT_USER_AGENT = (
+    f"archiver/{__version__} (+https://github.com/archiver-news/archiver; news archiving bot)"
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    user_agent: str = field(default=DEFAULT_USER_AGENT, metadata={"help": "User-Agent header sent with every request"})
+    connect_timeout: float = field(default=10.0, metadata={"help": "seconds to wait for a TCP/TLS connection"})
+    read_timeout: float = field(default=20.0, metadata={"help": "seconds to wait between bytes of a response"})
+    deadline: float = field(default=60.0, metadata={"help": "seconds one attempt may take in all, however the server drips"})
+    max_redirects: int = field(default=10, metadata={"help": "redirect hops followed before giving up"})
+    retries: int = field(default=3, metadata={"help": "extra attempts on transport errors and 408/429/5xx"})
+    backoff_base: float = field(default=1.0, metadata={"help": "first retry wait in seconds, doubled each time (with jitter)"})
+    backoff_max: float = field(default=30.0, metadata={"help": "longest wait between retries in seconds"})
+    retry_after_cap: float = field(default=120.0, metadata={"help": "longest Retry-After honoured, in seconds"})
+    max_body_bytes: int = field(default=10 * 1024 * 1024, metadata={"help": "largest body kept, after decompression"})
+    allow_private: bool = field(default=False, metadata={"help": "allow fetching loopback, private and link-local addresses"})
+    host_delay: float = field(default=1.0, metadata={"help": "seconds between requests to one host during a crawl"})
+    crawl_delay_cap: float = field(default=30.0, metadata={"help": "largest robots.txt Crawl-delay honoured, in seconds"})
+    host_concurrency: int = field(default=1, metadata={"help": "requests in flight per host during a crawl"})
+    max_hosts: int = field(default=16, metadata={"help": "hosts crawled in parallel"})
+    respect_robots: bool = field(default=True, metadata={"help": "obey robots.txt during a crawl"})
+    max_pages: int = field(default=0, metadata={"help": "stop a crawl after this many fetches (0: no limit)"})
+    max_duration: float = field(default=0.0, metadata={"help": "stop starting fetches after this many seconds of a crawl (0: no limit)"})
+    extract_workers: int = field(default=0, metadata={"help": "worker processes extracting during a crawl (0: one per CPU core)"})
+    max_sitemap_depth: int = field(default=3, metadata={"help": "sitemap indexes followed this many levels deep"})
+    revisit_days: float = field(default=30.0, metadata={"help": "revisit articles for changes until this many days after publication (0: never)"})
+
+    def with_overrides(self, **values: Any) -> Settings:
+        """A copy with the given fields replaced; None values are ignored (unset flags)."""
+        given = {k: v for k, v in values.items() if v is not None}
+        unknown = set(given) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **given)
+
+
+def sites_dir(explicit: str | Path | None = None, env: dict[str, str] | None = None) -> Path | None:
+    """Where the site files are: --sites, else ARCHIVER_SITES, else ./selectors, else the
+    selectors/ of the source checkout archiver runs from; None when there are none."""
+    env = dict(os.environ) if env is None else env
+    given = explicit or env.get("ARCHIVER_SITES")
+    if given:
+        path = Path(given)
+        if not path.is_dir():
+            raise ConfigError(f"{path}: site files directory not found; pass --sites DIR")
+        return path
+    for candidate in (Path("selectors"), Path(__file__).resolve().parents[2] / "selectors"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _coerce(name: str, raw: Any, kind: type, source: str) -> Any:
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if kind is int and isinstance(raw, bool):
+            raise ValueError(raw)
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{source}: {name}: expected {kind.__name__}, got {raw!r}"
+        ) from None
+
+
+def load_settings(
+    config_path: str | Path | None = None, env: dict[str, str] | None = None, **flags: Any
+) -> Settings:
+    """Build Settings from defaults, an optional TOML file, the environment and flags."""
+    env = dict(os.environ) if env is None else env
+    types = {f.name: type(f.default) for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    path = Path(config_path) if config_path else Path("archiver.toml")
+    if config_path and not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+        section = data.get("archiver", {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: archiver: expected a table")
+        for key, raw in section.items():
+            if key not in types:
+                raise ConfigError(f"{path}: archiver.{key}: unknown setting")
+            values[key] = _coerce(key, raw, types[key], str(path))
+
+    for name, kind in types.items():
+        raw = env.get(f"ARCHIVER_{name.upper()}")
+        if raw is not None:
+            values[name] = _coerce(name, raw, kind, f"ARCHIVER_{name.upper()}")
+
+    for name, raw in flags.items():
+        if raw is None:
+            continue
+        if name not in types:
+            raise ConfigError(f"unknown setting: {name}")
+        values[name] = raw
+    return Settings(**values)

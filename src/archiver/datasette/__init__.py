@@ -1,0 +1,30 @@
+"""The Datasette site that `archiver serve` runs: metadata, canned queries, templates, a plugin.
+
+    metadata.json       titles, descriptions, facets, sort order, full-text search, queries
+    queries/*.sql       the canned queries' SQL (also runnable in the sqlite3 shell)
+    templates/          the article reading view and the version view
+    plugin.py           read-only connections, the data those views need, safe cell rendering
+
+Configured for Datasette 0.65 (configuration lives in metadata; 1.0 moves it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+QUERIES = HERE / "queries"
+
+DB_NAME = "archive"  # the archive is always served as /archive, whatever its file is called
+
+
+def load_metadata() -> dict[str, Any]:
+    """Datasette metadata for the archive, canned queries' SQL read from queries/*.sql."""
+    metadata: dict[str, Any] = json.loads((HERE / "metadata.json").read_text(encoding="utf-8"))
+    queries = metadata["databases"][DB_NAME]["queries"]
+    for name, query in queries.items():
+        query["sql"] = (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
+    return metadata

@@ -1,0 +1,59 @@
+-- How well extraction works, per site: the share of pages that gave no body text (extraction
+-- failed, or the body came out empty), of articles with no publication date, with no author.
+-- Failed extractions are matched to a site by host; a host with no archived article is its own row.
+WITH article_hosts AS (
+    SELECT
+        lower(CASE WHEN instr(substr(url, instr(url, '://') + 3), '/') > 0
+                   THEN substr(substr(url, instr(url, '://') + 3), 1,
+                               instr(substr(url, instr(url, '://') + 3), '/') - 1)
+                   ELSE substr(url, instr(url, '://') + 3) END) AS host,
+        min(site) AS site
+    FROM articles
+    GROUP BY host
+),
+failed_hosts AS (
+    SELECT
+        lower(CASE WHEN instr(substr(url, instr(url, '://') + 3), '/') > 0
+                   THEN substr(substr(url, instr(url, '://') + 3), 1,
+                               instr(substr(url, instr(url, '://') + 3), '/') - 1)
+                   ELSE substr(url, instr(url, '://') + 3) END) AS host,
+        count(DISTINCT url) AS failed_urls
+    FROM fetches
+    WHERE outcome = 'failed' AND error_kind = 'extract'
+      AND NOT EXISTS (SELECT 1 FROM fetches later
+                      WHERE later.url = fetches.url AND later.article_id IS NOT NULL)
+    GROUP BY host
+),
+failed_by_site AS (
+    SELECT coalesce(h.site, f.host) AS site, sum(f.failed_urls) AS extract_failures
+    FROM failed_hosts f LEFT JOIN article_hosts h ON h.host = f.host
+    GROUP BY 1
+),
+per_site AS (
+    SELECT
+        site,
+        count(*) AS articles,
+        sum(word_count = 0) AS empty_bodies,
+        sum(published_at IS NULL OR published_at = '') AS missing_dates,
+        sum(authors IS NULL OR authors IN ('', '[]')) AS missing_authors,
+        round(avg(word_count)) AS average_words
+    FROM articles
+    GROUP BY site
+),
+sites AS (
+    SELECT site FROM per_site UNION SELECT site FROM failed_by_site
+)
+SELECT
+    s.site,
+    coalesce(p.articles, 0) AS articles,
+    coalesce(f.extract_failures, 0) AS extract_failures,
+    round(100.0 * (coalesce(p.empty_bodies, 0) + coalesce(f.extract_failures, 0))
+          / (coalesce(p.articles, 0) + coalesce(f.extract_failures, 0)), 1) AS no_body_pct,
+    round(100.0 * p.missing_dates / p.articles, 1) AS missing_date_pct,
+    round(100.0 * p.missing_authors / p.articles, 1) AS missing_author_pct,
+    p.average_words
+FROM sites s
+LEFT JOIN per_site p ON p.site = s.site
+LEFT JOIN failed_by_site f ON f.site = s.site
+WHERE (:site = '' OR s.site = :site)
+ORDER BY articles DESC, s.site

@@ -1,0 +1,17 @@
+-- The related-link graph: one row per link from an archived article, with the archived
+-- article it points to when that one is in the archive too.
+SELECT
+    a.id AS article_id,
+    a.title,
+    a.site,
+    r.position,
+    r.title AS link_title,
+    r.url AS link_url,
+    r.target_article_id,
+    t.title AS target_title
+FROM related_links r
+JOIN articles a ON a.id = r.article_id
+LEFT JOIN articles t ON t.id = r.target_article_id
+WHERE (:site = '' OR a.site = :site)
+ORDER BY a.id, r.position
+LIMIT 1000

@@ -1,0 +1,394 @@
+"""Discovery: feeds, sitemaps and section pages -> candidate article URLs. Pure functions.
+
+`discover` takes the bytes of a fetched source and tells what it is by its content (an RSS 2.0,
+RSS 1.0/RDF or Atom feed; an XML sitemap, sitemap index or Google News sitemap, gzipped or not; an
+HTML section page) and returns a `Discovery`: article links (normalised, with publication and
+modification dates where the source gives them), further feeds (``<link rel="alternate">``) and
+sitemaps (from an index). No network, no database: the crawl fetches and stores.
+
+XML is parsed safely: entities are never expanded, DTDs and the network are never loaded, huge
+trees are refused, gzip is inflated with a cap (`MAX_XML_BYTES`), and at most `MAX_ENTRIES` entries
+are read from one document. The sitemap-index depth cap and cycle detection need to know where a
+sitemap came from, so they live in the crawl (see `archiver.crawl`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
+from selectolax.lexbor import LexborHTMLParser
+
+from archiver.errors import ExtractError, TooLarge
+from archiver.urls import is_article_url, normalize_url, same_site, try_normalize
+
+MAX_XML_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
+MAX_ENTRIES = 50_000  # URLs read from one feed or sitemap (the sitemap protocol's limit)
+MAX_SECTION_LINKS = 5_000
+
+FEED_TYPES = frozenset(
+    {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
+)
+NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A candidate article URL and what the source said about it."""
+
+    url: str
+    published_at: str | None = None  # ISO-8601 UTC
+    modified_at: str | None = None  # ISO-8601 UTC (sitemap lastmod, Atom updated)
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What one source yielded."""
+
+    kind: str  # rss, rdf, atom, sitemap, sitemap-index, section
+    url: str
+    articles: tuple[Link, ...] = ()
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[Link, ...] = ()  # child sitemaps of an index (modified_at = its lastmod)
+    notes: tuple[str, ...] = ()
+
+
+# --- dates ---------------------------------------------------------------------------------------
+
+
+def parse_date(value: str | None) -> str | None:
+    """An RFC 822 or ISO-8601/W3C date as ISO-8601 UTC ('...Z'); None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    when: datetime | None = None
+    try:
+        when = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- safe XML ------------------------------------------------------------------------------------
+
+
+def inflate(content: bytes, url: str, limit: int = MAX_XML_BYTES) -> bytes:
+    """Gunzip `content` when it is gzip (by magic bytes), refusing to inflate past `limit`."""
+    if not content.startswith(b"\x1f\x8b"):
+        if len(content) > limit:
+            raise TooLarge(url, f"document of {len(content)} bytes is over the {limit}-byte cap")
+        return content
+    out = bytearray()
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    pending = content
+    try:
+        while pending:
+            out.extend(inflater.decompress(pending, limit + 1 - len(out)))
+            if len(out) > limit:
+                raise TooLarge(url, f"gzipped document inflates past the {limit}-byte cap")
+            pending = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+    except zlib.error as exc:
+        raise ExtractError(url, f"corrupt gzip ({exc}); is this a .gz sitemap?") from None
+    return bytes(out)
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        recover=True,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+def parse_xml(content: bytes, url: str) -> etree._Element:
+    """Parse XML without entity expansion, DTDs or network access; raises ExtractError."""
+    try:
+        root = etree.fromstring(content, _parser(), base_url=url)
+    except etree.XMLSyntaxError as exc:
+        raise ExtractError(url, f"not well-formed XML ({exc})") from None
+    if root is None:
+        raise ExtractError(url, "empty or unreadable XML document")
+    return root
+
+
+def _local(element: etree._Element) -> str:
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def _children(element: etree._Element, name: str) -> Iterable[etree._Element]:
+    return (child for child in element if _local(child) == name)
+
+
+def _child_text(element: etree._Element, *names: str) -> str | None:
+    for name in names:
+        for child in _children(element, name):
+            text = "".join(child.itertext()).strip()
+            if text:
+                return text
+    return None
+
+
+# --- sniffing ------------------------------------------------------------------------------------
+
+_ROOT = re.compile(rb"<\s*([A-Za-z_][\w.\-]*:)?(rss|rdf|feed|urlset|sitemapindex|html)\b", re.I)
+
+
+def sniff(content: bytes, content_type: str = "") -> str:
+    """What a source is, by its content: 'feed', 'sitemap', 'html' or 'unknown'."""
+    head = content[:4096]
+    if head.startswith(b"\x1f\x8b"):
+        return "sitemap"  # a gzipped document: sitemaps are the gzipped kind
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    match = _ROOT.search(head)
+    if match:
+        name = match.group(2).lower()
+        if name in (b"rss", b"rdf", b"feed"):
+            return "feed"
+        if name in (b"urlset", b"sitemapindex"):
+            return "sitemap"
+        return "html"
+    if stripped.startswith((b"<!doctype html", b"<html")) or content_type in (
+        "text/html",
+        "application/xhtml+xml",
+    ):
+        return "html"
+    return "unknown"
+
+
+# --- feeds ---------------------------------------------------------------------------------------
+
+
+def _base(element: etree._Element, fallback: str) -> str:
+    return element.base or fallback
+
+
+def parse_feed(content: bytes, url: str) -> Discovery:
+    """Article links of an RSS 2.0, RSS 1.0 (RDF) or Atom feed, with their dates."""
+    root = parse_xml(inflate(content, url), url)
+    kind = _local(root)
+    links: list[Link] = []
+    notes: list[str] = []
+    if kind == "feed":
+        entries: Iterable[etree._Element] = _children(root, "entry")
+        form = "atom"
+    elif kind == "rss":
+        channel = next(iter(_children(root, "channel")), root)
+        entries = _children(channel, "item")
+        form = "rss"
+    elif kind == "rdf":
+        entries = _children(root, "item")  # RSS 1.0 items are children of rdf:RDF
+        form = "rdf"
+    else:
+        raise ExtractError(url, f"not a feed (root element <{kind}>)")
+    for count, entry in enumerate(entries):
+        if count >= MAX_ENTRIES:
+            notes.append(f"feed has more than {MAX_ENTRIES} entries; the rest were skipped")
+            break
+        link = _atom_entry(entry, url) if form == "atom" else _rss_item(entry, url)
+        if link is not None:
+            links.append(link)
+    return Discovery(kind=form, url=url, articles=tuple(_unique(links)), notes=tuple(notes))
+
+
+def _rss_item(item: etree._Element, url: str) -> Link | None:
+    href = _child_text(item, "origlink", "link")  # feedburner:origLink first: no redirector
+    if href is None:
+        about = item.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about")
+        for guid in _children(item, "guid"):
+            if (guid.get("isPermaLink") or "true").lower() != "false":
+                href = (guid.text or "").strip() or None
+        href = href or about
+    if not href:
+        return None
+    target = try_normalize(href, _base(item, url))
+    if target is None:
+        return None
+    published = parse_date(_child_text(item, "pubdate", "date", "published", "issued"))
+    modified = parse_date(_child_text(item, "updated", "modified"))
+    return Link(target, published, modified, _child_text(item, "title"))
+
+
+def _atom_entry(entry: etree._Element, url: str) -> Link | None:
+    chosen: etree._Element | None = None
+    for link in _children(entry, "link"):
+        rel = (link.get("rel") or "alternate").lower()
+        if rel != "alternate" or not link.get("href"):
+            continue
+        if chosen is None or (link.get("type") or "").startswith("text/html"):
+            chosen = link
+    href = chosen.get("href") if chosen is not None else _child_text(entry, "id")
+    if not href:
+        return None
+    target = try_normalize(href, _base(chosen if chosen is not None else entry, url))
+    if target is None:
+        return None
+    published = parse_date(_child_text(entry, "published", "issued", "created"))
+    modified = parse_date(_child_text(entry, "updated", "modified"))
+    return Link(target, published or None, modified, _child_text(entry, "title"))
+
+
+# --- sitemaps ------------------------------------------------------------------------------------
+
+
+def parse_sitemap(content: bytes, url: str) -> Discovery:
+    """Pages of an XML sitemap (Google News dates included), or child sitemaps of an index.
+    Gzipped sitemaps are inflated (with a cap) whatever their Content-Type."""
+    root = parse_xml(inflate(content, url), url)
+    kind = _local(root)
+    notes: list[str] = []
+    if kind not in ("urlset", "sitemapindex"):
+        raise ExtractError(url, f"not a sitemap (root element <{kind}>)")
+    entry_name = "url" if kind == "urlset" else "sitemap"
+    found: list[Link] = []
+    for count, entry in enumerate(_children(root, entry_name)):
+        if count >= MAX_ENTRIES:
+            notes.append(f"sitemap has more than {MAX_ENTRIES} entries; the rest were skipped")
+            break
+        loc = _child_text(entry, "loc")
+        target = try_normalize(loc, url) if loc else None
+        if target is None:
+            continue
+        lastmod = parse_date(_child_text(entry, "lastmod"))
+        published = title = None
+        for news in _children(entry, "news"):
+            published = parse_date(_child_text(news, "publication_date"))
+            title = _child_text(news, "title")
+        found.append(Link(target, published, lastmod, title))
+    links = tuple(_unique(found))
+    if kind == "sitemapindex":
+        return Discovery(kind="sitemap-index", url=url, sitemaps=links, notes=tuple(notes))
+    return Discovery(kind="sitemap", url=url, articles=links, notes=tuple(notes))
+
+
+# --- section pages -------------------------------------------------------------------------------
+
+
+def parse_section(
+    content: bytes,
+    url: str,
+    *,
+    patterns: Sequence[str] = (),
+    excludes: Sequence[str] = (),
+    domains: Sequence[str] = (),
+) -> Discovery:
+    """Article links of an HTML section page, and the feeds it names in <link rel="alternate">.
+
+    A link counts when it is on the page's own host (or one of `domains`) and is an article by
+    `patterns`/`excludes` (see `archiver.urls.is_article_url`)."""
+    tree = LexborHTMLParser(content)
+    base = url
+    for node in tree.css("base[href]"):
+        base = urljoin(url, node.attributes.get("href") or "")
+        break
+    page_host = normalize_url(url)
+    allowed = tuple(domains) or (_hostname(page_host),)
+    feeds: list[str] = []
+    for node in tree.css("link[rel][href]"):
+        rels = (node.attributes.get("rel") or "").lower().split()
+        kind = (node.attributes.get("type") or "").lower().split(";")[0].strip()
+        title = (node.attributes.get("title") or "").lower()
+        href = node.attributes.get("href") or ""
+        if "alternate" not in rels or kind not in FEED_TYPES or kind == "application/feed+json":
+            continue
+        if "comment" in title or "/comments/" in href:
+            continue  # WordPress comment feeds list comments, not articles
+        target = try_normalize(href, base)
+        if target is not None:
+            feeds.append(target)
+    links: list[Link] = []
+    notes: list[str] = []
+    for node in tree.css("a[href]"):
+        target = try_normalize(node.attributes.get("href") or "", base)
+        if target is None or target == page_host or not same_site(target, allowed):
+            continue
+        if not is_article_url(target, patterns, excludes):
+            continue
+        links.append(Link(target, title=(node.text(strip=True) or None)))
+        if len(links) >= MAX_SECTION_LINKS:
+            notes.append(f"more than {MAX_SECTION_LINKS} article links; the rest were skipped")
+            break
+    return Discovery(
+        kind="section",
+        url=url,
+        articles=tuple(_unique(links)),
+        feeds=tuple(dict.fromkeys(feeds)),
+        notes=tuple(notes),
+    )
+
+
+def _hostname(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _unique(links: Iterable[Link]) -> Iterable[Link]:
+    seen: set[str] = set()
+    for link in links:
+        if link.url not in seen:
+            seen.add(link.url)
+            yield link
+
+
+# --- dispatch ------------------------------------------------------------------------------------
+
+
+def discover(
+    content: bytes,
+    url: str,
+    content_type: str = "",
+    *,
+    patterns: Sequence[str] = (),
+    excludes: Sequence[str] = (),
+    domains: Sequence[str] = (),
+) -> Discovery:
+    """Tell a source apart by its content (feed, sitemap or section page) and read its links.
+
+    Raises ExtractError when it is none of these, TooLarge past the size caps."""
+    kind = sniff(content, content_type)
+    if kind == "feed":
+        return parse_feed(content, url)
+    if kind == "sitemap":
+        if content.startswith(b"\x1f\x8b"):
+            inner = inflate(content, url)
+            if sniff(inner) == "feed":
+                return parse_feed(inner, url)
+        return parse_sitemap(content, url)
+    if kind == "html":
+        return parse_section(content, url, patterns=patterns, excludes=excludes, domains=domains)
+    raise ExtractError(
+        url,
+        f"neither a feed, a sitemap nor an HTML page (Content-Type {content_type or 'unknown'}); "
+        "give the URL of an RSS/Atom feed, an XML sitemap or a section page",
+    )
+
+
+def gzip_bytes(content: bytes) -> bytes:
+    """Gzip deterministically (for tests and the demo's .xml.gz sitemaps)."""
+    return gzip.compress(content, mtime=0)

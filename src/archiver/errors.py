@@ -1,0 +1,102 @@
+"""The exception tree of archiver. Every failure a user can cause or meet is one of these::
+
+    ArchiverError                 anything archiver reports as a clear one-line message
+    ├── ConfigError               a bad setting, flag or config file
+    ├── SiteFileError             a selectors/*.toml file that does not validate (file, key, why)
+    ├── FetchError                a URL could not be fetched (carries url, status)
+    │   ├── InvalidURL            malformed URL or unsupported scheme
+    │   ├── BlockedAddress        the host resolves to a non-public address (see --allow-private)
+    │   ├── HTTPStatusError       the server answered with an error status
+    │   ├── RobotsDisallowed      robots.txt forbids the URL for our user agent
+    │   ├── TooLarge              the body passed the size cap (before or after decompression)
+    │   ├── NotHTML               the response is not an HTML page
+    │   └── TransportError        DNS, refused, reset, timeout, truncated body, too many redirects
+    ├── ExtractError              nothing article-like could be extracted from a page
+    └── StoreError                the archive database cannot be opened or written
+
+Library exceptions are mapped at the boundary (``raise FetchError(...) from exc``); nothing returns
+``None`` for a failure.
+"""
+
+from __future__ import annotations
+
+
+class ArchiverError(Exception):
+    """Base of every error archiver reports to a user."""
+
+    kind = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(ArchiverError):
+    kind = "config"
+
+
+class SiteFileError(ArchiverError):
+    kind = "site-file"
+
+    def __init__(self, path: str, key: str, why: str) -> None:
+        super().__init__(f"{path}: {key}: {why}" if key else f"{path}: {why}")
+        self.path = path
+        self.key = key
+        self.why = why
+
+
+class FetchError(ArchiverError):
+    kind = "fetch"
+
+    def __init__(
+        self, url: str, message: str, *, status: int | None = None, attempts: int = 1
+    ) -> None:
+        super().__init__(f"{url}: {message}")
+        self.url = url
+        self.reason = message
+        self.status = status
+        self.attempts = attempts
+
+
+class InvalidURL(FetchError):
+    kind = "invalid-url"
+
+
+class BlockedAddress(FetchError):
+    kind = "blocked-address"
+
+
+class HTTPStatusError(FetchError):
+    kind = "http-status"
+
+
+class RobotsDisallowed(FetchError):
+    kind = "robots"
+
+
+class TooLarge(FetchError):
+    kind = "too-large"
+
+
+class NotHTML(FetchError):
+    kind = "not-html"
+
+
+class TransportError(FetchError):
+    kind = "transport"
+
+
+class ExtractError(ArchiverError):
+    kind = "extract"
+
+    def __init__(self, url: str, message: str) -> None:
+        super().__init__(f"{url}: {message}")
+        self.url = url
+        self.reason = message
+
+
+class StoreError(ArchiverError):
+    kind = "store"

@@ -1,0 +1,281 @@
+"""Layered article extraction: site rules, structured data, generic extraction, fallback.
+
+    extract_article(content, url, charset=None, rules=None) -> Article
+
+Each field is filled by the first layer that has it: the site's rule file (`selectors/*.toml`),
+then structured data (JSON-LD, OpenGraph / article:* meta, rel=canonical), then markup. The
+body comes from the site's body selector, else from JSON-LD `articleBody` when it is complete,
+else from the generic layer (selectolax removes chrome, trafilatura reads what is left), else
+from a fallback DOM walk of the main content. `Article.extractor` names the layer that gave the
+body and `Article.extractor_version` the version of this code, so stored pages can be
+re-extracted when either changes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from archiver.encoding import decode_html
+from archiver.errors import ExtractError
+from archiver.extract.body import node_paragraphs, text_paragraphs, trafilatura_paragraphs, words
+from archiver.extract.chrome import ChromeRules, find_main, strip_chrome
+from archiver.extract.metadata import PageMeta, read_metadata
+from archiver.extract.patterns import CHROME_PHRASE, SHORT_BLOCK
+from archiver.extract.related import RelatedRules, find_related
+from archiver.extract.text import absolute_url, clean_authors, iso_date, squash
+from archiver.models import Article
+
+if TYPE_CHECKING:
+    from archiver.sites import SiteRules
+
+__all__ = ["EXTRACTOR_VERSION", "extract_article"]
+
+EXTRACTOR_VERSION = "1.0.0"
+
+_TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " :: ", " · ", " » ", " : ")
+
+
+def _select_text(tree: LexborHTMLParser, selector: str | None) -> str | None:
+    if not selector:
+        return None
+    node = tree.css_first(selector)
+    if node is None:
+        return None
+    if node.tag == "meta":
+        return squash(node.attributes.get("content")) or None
+    return squash(node.text(deep=True)) or None
+
+
+def _select_all(tree: LexborHTMLParser, selector: str | None) -> list[str]:
+    if not selector:
+        return []
+    out = []
+    for node in tree.css(selector):
+        text = node.attributes.get("content") if node.tag == "meta" else node.text(deep=True)
+        if squash(text):
+            out.append(squash(text))
+    return out
+
+
+def _select_date(tree: LexborHTMLParser, selector: str | None) -> str | None:
+    if not selector:
+        return None
+    node = tree.css_first(selector)
+    if node is None:
+        return None
+    attrs = node.attributes
+    for value in (attrs.get("datetime"), attrs.get("content"), node.text(deep=True)):
+        date = iso_date(value)
+        if date:
+            return date
+    return None
+
+
+def _strip_site_name(title: str, site_name: str | None) -> str:
+    for sep in _TITLE_SEPARATORS:
+        if sep not in title:
+            continue
+        head, _, tail = title.rpartition(sep)
+        if site_name and squash(tail).lower() == site_name.lower():
+            return squash(head)
+        first, _, rest = title.partition(sep)
+        if site_name and squash(first).lower() == site_name.lower():
+            return squash(rest)
+        if len(tail) < 40 and len(head) > len(tail):
+            return squash(head)
+    return title
+
+
+def _choose_title(tree: LexborHTMLParser, meta: PageMeta, main: LexborNode | None) -> str:
+    stated = [t for t in (meta.title, meta.og_title, meta.html_title) if t]
+    h1s = [squash(h.text(deep=True)) for h in tree.css("h1")[:5]]
+    h1s = [h for h in h1s if h]
+    for h1 in h1s:
+        low = h1.lower()
+        if any(low == s.lower() or s.lower().startswith(low) or low in s.lower()
+               for s in stated):
+            return h1
+    if meta.title:
+        return meta.title
+    for title in (meta.og_title, meta.html_title):
+        if title:
+            return _strip_site_name(title, meta.site_name)
+    return h1s[0] if h1s else ""
+
+
+def _title_nodes(tree: LexborHTMLParser, title: str) -> list[LexborNode]:
+    key = squash(title).lower()
+    for node in tree.css("h1"):
+        if squash(node.text(deep=True)).lower() == key:
+            return [node]
+    return []
+
+
+def _markup_authors(tree: LexborHTMLParser) -> list[str]:
+    for selector in ('[itemprop~="author"] [itemprop="name"]', '[itemprop~="author"]',
+                     'a[rel~="author"]', '[class*="byline"] a', '[class*="author-name"]',
+                     '[class*="author"] a[href*="/author"]'):
+        names = [squash(n.attributes.get("content") or n.text(deep=True))
+                 for n in tree.css(selector)]
+        names = [n for n in names if n and len(n) < 80]
+        if names:
+            return names
+    return []
+
+
+def _markup_date(tree: LexborHTMLParser, attr: str) -> str | None:
+    for node in tree.css(f'[itemprop="{attr}"], time[datetime]'):
+        attrs = node.attributes
+        date = iso_date(attrs.get("datetime") or attrs.get("content"))
+        if date:
+            return date
+    return None
+
+
+def _drop_title(paragraphs: list[str], title: str) -> list[str]:
+    """Remove the title (and chrome-phrase lines) from the top of a body."""
+    key = squash(title).lower()
+    out = _drop_dates(paragraphs)
+    while out and (out[0].lower() == key or (len(out[0]) <= SHORT_BLOCK and
+                                                 CHROME_PHRASE.fullmatch(out[0]))):
+        out.pop(0)
+    return out
+
+
+_DATE_LINE = re.compile(
+    r"(?:(?:published|updated|posted|last updated)[:\s]+)?"
+    r"(?:\w+,?\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+\w+\.?,?\s+\d{4}|\w+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?"
+    r"\s+\d{4}|\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4})"
+    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[A-Z]{2,4})?)?",
+    re.IGNORECASE,
+)
+
+
+def _drop_dates(paragraphs: list[str]) -> list[str]:
+    """Remove lines that are only a date (a dateline left from the article header)."""
+    return [p for p in paragraphs if not (len(p) < 60 and _DATE_LINE.fullmatch(p))]
+
+
+def _is_complete(candidate: list[str], reference: list[str]) -> bool:
+    """Whether JSON-LD text holds (nearly) all of what the page shows as its body."""
+    cand, ref = words(candidate), words(reference)
+    if not cand:
+        return False
+    if not ref:
+        return len(cand) >= 50
+    if len(cand) < 0.9 * len(ref):
+        return False
+    seen = set(cand)
+    covered = sum(1 for w in ref if w in seen)
+    return covered >= 0.95 * len(ref)
+
+
+def extract_article(
+    content: bytes | str,
+    url: str,
+    *,
+    charset: str | None = None,
+    rules: SiteRules | None = None,
+) -> Article:
+    """Extract one article record from a page; raises ExtractError, never returns None."""
+    text = decode_html(content, charset)
+    if not text.strip():
+        raise ExtractError(url, "empty page")
+    tree = LexborHTMLParser(text)
+    if tree.body is None or not squash(tree.body.text(deep=True)):
+        raise ExtractError(url, "page has no text")
+    base_node = tree.css_first("base[href]")
+    base = absolute_url(url, base_node.attributes.get("href")) if base_node else None
+    base = base or url
+    meta = read_metadata(tree, base)
+    article_rules = rules.article if rules is not None else None
+
+    rule_body: LexborNode | None = None
+    if article_rules is not None and article_rules.body:
+        rule_body = tree.css_first(article_rules.body)
+    main = rule_body or find_main(tree)
+
+    title = _select_text(tree, article_rules.title if article_rules else None) or \
+        _choose_title(tree, meta, main)
+    subtitle = _select_text(tree, article_rules.subtitle if article_rules else None) or \
+        meta.alternative_headline or meta.description
+    author_values = _select_all(tree, article_rules.authors if article_rules else None) or \
+        meta.authors or meta.meta_authors or _markup_authors(tree)
+    published = _select_date(tree, article_rules.published if article_rules else None) or \
+        meta.published_at or _markup_date(tree, "datePublished")
+    modified = _select_date(tree, article_rules.modified if article_rules else None) or \
+        meta.modified_at
+    section = _select_text(tree, article_rules.section if article_rules else None) or \
+        meta.section
+    tags = _select_all(tree, article_rules.tags if article_rules else None) or meta.tags
+    image = meta.image
+    if article_rules is not None and article_rules.image:
+        node = tree.css_first(article_rules.image)
+        if node is not None:
+            attrs = node.attributes
+            image = absolute_url(base, attrs.get("src") or attrs.get("content") or
+                                 attrs.get("href")) or image
+
+    related_rules = None
+    chrome_rules = None
+    if rules is not None:
+        r = rules.related
+        related_rules = RelatedRules(r.block, r.card, r.title, r.url, r.summary)
+        chrome_rules = ChromeRules(rules.chrome.drop, rules.chrome.phrases)
+    related = find_related(tree, base, main, related_rules)
+    had_title = bool(_title_nodes(tree, title))
+    strip_chrome(tree, main, chrome_rules, also=related.nodes, standfirst=meta.description)
+    if had_title and main is not None and title and not _title_nodes(tree, title):
+        # The generic layer tells the article from appended ones by its h1: put it back
+        # (as a bare heading) when its chrome-laden header went.
+        heading = tree.create_node("h1")
+        heading.insert_child(title)
+        main.insert_before(heading)
+
+    body, extractor = _choose_body(tree, base, main if rule_body is not None else None,
+                                   meta, title)
+    if not body:
+        raise ExtractError(url, "no article text found (the page may not be an article)")
+
+    return Article(
+        url=url,
+        title=title,
+        body="\n\n".join(body),
+        canonical_url=meta.canonical_url,
+        subtitle=subtitle,
+        authors=clean_authors(author_values),
+        published_at=published,
+        modified_at=modified,
+        language=meta.language,
+        site_name=meta.site_name,
+        section=section,
+        tags=tuple(dict.fromkeys(squash(t) for t in tags if squash(t))),
+        image=image,
+        related=tuple(related.links),
+        extractor=extractor,
+        extractor_version=EXTRACTOR_VERSION,
+    )
+
+
+def _choose_body(tree: LexborHTMLParser, url: str, rule_body: LexborNode | None,
+                 meta: PageMeta, title: str) -> tuple[list[str], str]:
+    if rule_body is not None:
+        paragraphs = _drop_title(node_paragraphs(rule_body), title)
+        if paragraphs:
+            return paragraphs, "site-rules"
+    generic = _drop_title(trafilatura_paragraphs(tree.html or "", url), title)
+    if meta.article_body:
+        structured = _drop_title(text_paragraphs(meta.article_body), title)
+        if _is_complete(structured, generic):
+            return structured, "json-ld"
+    if generic:
+        return generic, "generic"
+    main = find_main(tree)
+    if main is not None:
+        paragraphs = _drop_title(node_paragraphs(main), title)
+        if paragraphs:
+            return paragraphs, "fallback"
+    return [], ""

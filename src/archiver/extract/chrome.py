@@ -1,0 +1,309 @@
+"""Find the main content and remove page chrome around and inside it, in place, with selectolax.
+
+Chrome is recognised by markup (tag, class/id token, role, aria-label, hidden state, links
+that are all share intents) and by short blocks whose whole text is a boilerplate phrase
+("Edit Content", "Share the Article", "No More Articles", a byline, a cookie notice). The main
+content node and its ancestors are never removed, and a block holding a large share of the
+main content's text is kept whatever its class says (`<div class="article-body paywall">`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from archiver.extract.patterns import (
+    CHROME_ARIA,
+    CHROME_MARKUP,
+    CHROME_PHRASE,
+    CHROME_ROLES,
+    DROP_TAGS,
+    OUTER_TAGS,
+    SHARE_HOSTS,
+    SHORT_BLOCK,
+    SUMMARY_MARKUP,
+    TITLE_MARKUP,
+)
+from archiver.extract.text import squash
+
+_BLOCK_TAGS = "p, div, li, h1, h2, h3, h4, h5, h6, span, section, dd, dt, td, small, a, " \
+              "strong, b, em, i, figcaption, header, footer, aside, time, address, ul, ol"
+_INLINE_TAGS = frozenset({"a", "span", "strong", "b", "em", "i", "small", "time"})
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+_CONSENT = re.compile(
+    r"\bcookies?\b.{0,120}\b(?:agree|accept|consent|experience|polic(?:y|ies)|settings|"
+    r"preferences|use)\b|\b(?:agree|accept|consent|use|uses|using)\b.{0,60}\bcookies?\b",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(
+    r"(?:by|von|par|por|door|di|av)\s+(?P<names>[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3}"
+    r"(?:\s*(?:,|and|&|und|et|y)\s+[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3})*)"
+    r"(?P<rest>\s*(?:[|·•,–—-]|\s).{0,80})?",
+    re.IGNORECASE,
+)
+_DATE_TEXT = re.compile(
+    r"\d{4}|\d{1,2}:\d{2}|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class ChromeRules:
+    """Extra chrome from a site file, on top of the built-in patterns."""
+
+    selectors: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=8192)
+def _chrome_token(token: str) -> bool:
+    return bool(CHROME_MARKUP.search(token.lower()))
+
+
+def is_chrome_markup(node: LexborNode) -> bool:
+    """Whether a node's class, id, role or aria-label marks it as page chrome."""
+    attrs = node.attributes
+    for token in (attrs.get("class") or "").split():
+        if _chrome_token(token):
+            return True
+    ident = attrs.get("id")
+    if ident and _chrome_token(ident):
+        return True
+    role = (attrs.get("role") or "").lower()
+    if role in CHROME_ROLES:
+        return True
+    label = attrs.get("aria-label")
+    return bool(label and node.tag in {"div", "section", "aside", "ul", "nav"}
+                and CHROME_ARIA.search(label))
+
+
+def is_hidden(node: LexborNode) -> bool:
+    attrs = node.attributes
+    if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
+        return True
+    style = attrs.get("style")
+    return bool(style and _HIDDEN_STYLE.search(style))
+
+
+def find_main(tree: LexborHTMLParser) -> LexborNode | None:
+    """The node that holds most of the article's paragraph text (a readability-style score)."""
+    scores: dict[int, float] = {}
+    nodes: dict[int, LexborNode] = {}
+    for para in tree.css("p, pre, div, td, section, article, font, span"):
+        # Paragraphs count with their whole text; other elements only with the text they
+        # hold directly (`<div class="zn-body__paragraph">text</div>`, `<br>`-separated text).
+        text = para.text(deep=para.tag in {"p", "pre"})
+        length = len(text.strip())
+        if length < 25:
+            continue
+        score = 1 + text.count(",") + min(length / 100, 3)
+        node = para.parent
+        for share in (1.0, 0.5, 0.25):
+            if node is None or node.tag in {"html", "#document"}:
+                break
+            key = node.mem_id
+            nodes[key] = node
+            scores[key] = scores.get(key, 0.0) + score * share
+            node = node.parent
+    if not scores:
+        return None
+    best = max(scores, key=scores.__getitem__)
+    return nodes[best]
+
+
+def _ancestor_ids(node: LexborNode | None) -> set[int]:
+    ids: set[int] = set()
+    while node is not None:
+        ids.add(node.mem_id)
+        node = node.parent
+    return ids
+
+
+def _is_share_block(node: LexborNode, text: str) -> bool:
+    """A short block whose links all go to share intents (facebook.com/sharer, mailto:...)."""
+    links = node.css("a[href]")
+    if len(links) < 2:
+        return False
+    for link in links:
+        href = (link.attributes.get("href") or "").strip()
+        if href.startswith("mailto:"):
+            continue
+        host = urlsplit(href).netloc.lower() if "://" in href else ""
+        if not host or not SHARE_HOSTS.search(host):
+            return False
+    return len(text) <= SHORT_BLOCK * 2
+
+
+def is_byline(text: str, node: LexborNode) -> bool:
+    """A short "By Jane Doe | July 10, 2025" line."""
+    if len(text) > 160:
+        return False
+    match = _BYLINE.fullmatch(text)
+    if not match:
+        return False
+    names = match.group("names")
+    words = [w for w in re.split(r"\s+|,", names) if w and w.lower() not in
+             {"and", "&", "und", "et", "y"}]
+    if not words or not all(w[0].isupper() for w in words):
+        return False
+    rest = match.group("rest") or ""
+    return not rest.strip() or node.css_first("time") is not None or \
+        bool(_DATE_TEXT.search(rest))
+
+
+def _phrase_matcher(phrases: Sequence[str]) -> re.Pattern[str] | None:
+    if not phrases:
+        return None
+    return re.compile("|".join(re.escape(squash(p)) for p in phrases), re.IGNORECASE)
+
+
+def strip_chrome(
+    tree: LexborHTMLParser,
+    main: LexborNode | None,
+    rules: ChromeRules | None = None,
+    *,
+    also: Iterable[LexborNode] = (),
+    keep: Iterable[LexborNode] = (),
+    standfirst: str | None = None,
+) -> None:
+    """Remove chrome from `tree` in place, never `main`, the `keep` nodes or their ancestors.
+
+    `also` are extra nodes to remove (related blocks found earlier); `keep` holds the title
+    heading, which the generic layer uses to tell the article from appended ones."""
+    protected = _ancestor_ids(main)
+    for node in keep:
+        protected |= _ancestor_ids(node)
+    main_length = 0
+    if main is not None:
+        main_length = len(main.text(deep=True))
+    doomed: dict[int, LexborNode] = {n.mem_id: n for n in also if n.mem_id not in protected}
+
+    def doom(node: LexborNode) -> None:
+        if node.mem_id not in protected:
+            doomed[node.mem_id] = node
+
+    def holds_main_text(node: LexborNode) -> bool:
+        return main_length > 0 and len(node.text(deep=True)) > 0.4 * main_length
+
+    # Comments go first: serialised again, a comment that held "<!--" swallows the page.
+    for node in tree.root.traverse(include_text=True) if tree.root is not None else ():
+        if node.is_comment_node:
+            doomed[node.mem_id] = node
+    for node in tree.css(",".join(DROP_TAGS)):
+        if node.tag == "form" and holds_main_text(node):
+            continue
+        doom(node)
+    for node in tree.css(",".join(OUTER_TAGS)):
+        if not holds_main_text(node):
+            doom(node)
+    for node in tree.css("[hidden], [aria-hidden], [style]"):
+        if is_hidden(node) and not holds_main_text(node):
+            doom(node)
+    for node in tree.css("[class], [id], [role], [aria-label]"):
+        if node.tag in {"html", "body", "main"} or node.mem_id in protected:
+            continue
+        if is_chrome_markup(node) and not holds_main_text(node):
+            doom(node)
+    if rules is not None:
+        for selector in rules.selectors:
+            for node in tree.css(selector):
+                doom(node)
+    site_phrases = _phrase_matcher(rules.phrases) if rules is not None else None
+    if standfirst:
+        for node in find_standfirst(tree, standfirst):
+            doom(node)
+
+    for node in tree.css(_BLOCK_TAGS):
+        if node.mem_id in protected or node.mem_id in doomed:
+            continue
+        raw = node.text(deep=True)
+        if len(raw) > SHORT_BLOCK * 3:
+            continue
+        text = squash(raw)
+        if not text:
+            continue
+        if len(text) <= SHORT_BLOCK and (
+            CHROME_PHRASE.fullmatch(text)
+            or (site_phrases is not None and site_phrases.fullmatch(text))
+            or _CONSENT.search(text)
+            or is_byline(text, node)
+        ):
+            target = _widest_same_text(node, text, protected)
+            if target.tag in _INLINE_TAGS:
+                # An inline phrase ("Twitter", "Read more") inside a real paragraph is text;
+                # inside a short line of links it is chrome.
+                parent = target.parent
+                if parent is None or len(squash(parent.text(deep=True))) > SHORT_BLOCK:
+                    continue
+            doom(target)
+        elif _is_share_block(node, text):
+            doom(node)
+    _remove(doomed)
+    _drop_empty(tree)
+
+
+def _drop_empty(tree: LexborHTMLParser) -> None:
+    """Remove containers left without text: an emptied `<div class="post">` misleads the
+    generic extractor into taking it for the article."""
+    empty: dict[int, LexborNode] = {}
+    for node in tree.css("div, section, article, aside, span, p, ul, ol, li, figure, a, "
+                         "header, footer, table, h1, h2, h3, h4, h5, h6, strong, b, em, i"):
+        if not node.text(deep=True).strip():
+            empty[node.mem_id] = node
+    _remove(empty)
+
+
+def find_standfirst(tree: LexborHTMLParser, description: str) -> list[LexborNode]:
+    """The standfirst: a heading or classed block repeating the page's description. (A plain
+    paragraph repeating it is the article's first paragraph, and stays.)"""
+    key = squash(description)
+    if len(key) < 30:
+        return []
+    found: list[LexborNode] = []
+    for node in tree.css("h2, h3, h4, h5, h6, div[class], p[class], span[class], section"):
+        raw = node.text(deep=True)
+        if len(raw) > len(key) * 2 + 200:
+            continue
+        text = squash(raw)
+        if text == key or (len(text) > 30 and key.startswith(text.rstrip(".…"))):
+            if node.tag == "p" and not (SUMMARY_MARKUP.search(node.attributes.get("class") or "")
+                                        or TITLE_MARKUP.search(node.attributes.get("class") or "")):
+                continue
+            if node.css_first("p") is not None and node.tag != "p":
+                # A container: its own paragraph decides.
+                continue
+            found.append(node)
+    return found
+
+
+def _widest_same_text(node: LexborNode, text: str, protected: set[int]) -> LexborNode:
+    """Climb from `node` while the parent holds no other text."""
+    while True:
+        parent = node.parent
+        if parent is None or parent.mem_id in protected or parent.tag in {"body", "html"}:
+            return node
+        if squash(parent.text(deep=True)) != text:
+            return node
+        node = parent
+
+
+def _remove(doomed: dict[int, LexborNode]) -> None:
+    """Decompose nodes, outermost first, never touching a node freed with its ancestor."""
+    roots: list[LexborNode] = []
+    for key, node in doomed.items():
+        parent = node.parent
+        inside = False
+        while parent is not None:
+            if parent.mem_id in doomed and parent.mem_id != key:
+                inside = True
+                break
+            parent = parent.parent
+        if not inside:
+            roots.append(node)
+    for node in roots:
+        node.decompose()

@@ -1,0 +1,119 @@
+"""Small text helpers shared by the extraction layers: whitespace, URLs, dates, authors."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from archiver.extract.patterns import AUTHOR_PREFIX
+
+_SPACE = re.compile(r"[\s\u00a0\u200b\u2009\u202f\ufeff]+")
+_DATEISH = re.compile(
+    r"\b(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|"
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}|"
+    r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*|"
+    r"(?:updated|published|posted)\b.*)",
+    re.IGNORECASE,
+)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b)\s*",
+                           re.IGNORECASE)
+
+
+def squash(text: str | None) -> str:
+    """Collapse runs of whitespace (including non-breaking and zero-width) to one space."""
+    return _SPACE.sub(" ", text or "").strip()
+
+
+def absolute_url(base: str, href: str | None) -> str | None:
+    """`href` resolved against `base`, or None if it is empty or not http(s)."""
+    if not href:
+        return None
+    href = href.strip()
+    if not href or href.startswith(("javascript:", "mailto:", "tel:", "data:", "#")):
+        return None
+    try:
+        resolved = urljoin(base, href)
+        parts = urlsplit(resolved)
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return None
+    return resolved
+
+
+def same_page(a: str, b: str) -> bool:
+    """Whether two absolute URLs name the same page (ignoring fragment, query and a final /)."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    host_a = pa.netloc.lower().removeprefix("www.")
+    host_b = pb.netloc.lower().removeprefix("www.")
+    return host_a == host_b and pa.path.rstrip("/") == pb.path.rstrip("/")
+
+
+def iso_date(value: str | None) -> str | None:
+    """An ISO-8601 date or datetime for a date string, keeping its timezone; None if unparseable."""
+    text = squash(value)
+    if not text:
+        return None
+    candidate = text.replace("Z", "+00:00") if text.endswith("Z") else text
+    # 2025-07-10 09:15:00+0300 -> ISO
+    candidate = re.sub(r"^(\d{4}-\d{2}-\d{2}) (\d)", r"\1T\2", candidate)
+    candidate = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", candidate)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", candidate):
+            return datetime.fromisoformat(candidate).date().isoformat()
+        return datetime.fromisoformat(candidate).isoformat()
+    except ValueError:
+        pass
+    from dateutil import parser as date_parser
+
+    try:
+        parsed = date_parser.parse(text, fuzzy=False)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if not (1990 <= parsed.year <= 2100):
+        return None
+    return parsed.isoformat()
+
+
+def clean_author(name: str) -> str | None:
+    """One author name without "By ", dates, emails or URLs; None if nothing name-like is left."""
+    text = squash(name)
+    if not text or "://" in text or text.startswith("www."):
+        return None
+    text = AUTHOR_PREFIX.sub("", text)
+    text = re.sub(r"\S+@\S+", "", text)
+    match = _DATEISH.search(text)
+    if match:
+        text = text[: match.start()]
+    text = text.strip(" ,;|:-–—·•")
+    if not text or len(text) > 80 or not re.search(r"[^\W\d_]", text):
+        return None
+    if sum(ch.isdigit() for ch in text) > 2:
+        return None
+    return text
+
+
+def clean_authors(values: list[str]) -> tuple[str, ...]:
+    """Author names from raw strings: prefixes dropped, lists split, duplicates removed."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        value = AUTHOR_PREFIX.sub("", squash(value))
+        if "://" in value or value.startswith("www."):
+            continue
+        for part in _AUTHOR_SPLIT.split(value):
+            name = clean_author(part)
+            if name and name.lower() not in seen:
+                seen.add(name.lower())
+                out.append(name)
+    return tuple(out)
+
+
+def language_code(value: str | None) -> str | None:
+    """The primary language subtag of a BCP-47 tag or locale (`en-US`, `en_GB` -> `en`)."""
+    text = squash(value).replace("_", "-")
+    if not text:
+        return None
+    primary = text.split("-", 1)[0].lower()
+    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None

@@ -1,0 +1,474 @@
+"""The only module that touches the network: HTTP fetching with retries, limits and an egress guard.
+
+`fetch` is a coroutine over an `httpx.AsyncClient` made by `make_client`; `fetch_sync` runs it for
+one-off use. Both return a `Fetched` record or raise a `FetchError` subclass, never `None`.
+
+Guarantees:
+- only http and https, at most `max_redirects` hops, each hop checked;
+- the egress guard runs inside the connection itself (on the address actually dialled), so DNS
+  tricks and redirects to private addresses are refused unless `allow_private`;
+- one attempt is bounded by an overall deadline, however slowly the server drips bytes;
+- the body is capped before and after decompression, decoding in bounded steps, so compression
+  bombs stop at the cap with bounded memory;
+- a truncated body is an error, never a short page;
+- retries (tenacity) on transport errors and 408/429/500/502/503/504 only, with exponential
+  backoff and jitter, honouring Retry-After up to a cap. The sleep is injectable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ipaddress
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from archiver.config import Settings
+from archiver.errors import (
+    BlockedAddress,
+    FetchError,
+    HTTPStatusError,
+    InvalidURL,
+    TooLarge,
+    TransportError,
+)
+from archiver.models import Fetched
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+ACCEPT_ENCODING = "gzip, deflate, br, zstd"
+_CHUNK = 64 * 1024
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# --- the egress guard ---------------------------------------------------------------------------
+
+
+def is_public_address(address: str) -> bool:
+    """True when an IP address is globally routable (not loopback, private, link-local, ...)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return is_public_address(str(ip.ipv4_mapped))
+        if ip.sixtofour is not None:
+            return is_public_address(str(ip.sixtofour))
+        if ip.teredo is not None:
+            return False
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def check_url(url: str) -> tuple[str, str, int]:
+    """Validate a URL's form; return (scheme, host, port) or raise InvalidURL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURL(url, f"malformed URL ({exc}); give a full http:// or https:// URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        shown = f"'{scheme}'" if scheme else "no scheme"
+        raise InvalidURL(url, f"unsupported URL scheme {shown}; only http:// and https:// URLs are fetched")
+    host = parts.hostname
+    if not host:
+        raise InvalidURL(url, "URL has no host; give a full http:// or https:// URL")
+    return scheme, host, port or (443 if scheme == "https" else 80)
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves each host itself and dials only public addresses (unless private is allowed)."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_private = allow_private
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout
+            )
+        except (socket.gaierror, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve host {host!r}: {exc}") from exc
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"timed out resolving host {host!r}") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if not self._allow_private:
+            blocked = [a for a in addresses if not is_public_address(a)]
+            if blocked:
+                raise _Blocked(host, blocked[0])
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("unix sockets are not fetched")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _Blocked(Exception):
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(host, address)
+        self.host = host
+        self.address = address
+
+
+def make_client(settings: Settings) -> httpx.AsyncClient:
+    """An AsyncClient whose every connection goes through the egress guard."""
+    transport = httpx.AsyncHTTPTransport(retries=0)
+    # httpx exposes no hook for the network backend, so the pool is rebuilt around ours.
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl.create_default_context(),
+        max_connections=100,
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        http1=True,
+        http2=False,
+        network_backend=GuardedBackend(settings.allow_private),
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            write=settings.read_timeout,
+            pool=settings.connect_timeout,
+        ),
+        headers={
+            "User-Agent": settings.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
+    )
+
+
+# --- bounded decompression -----------------------------------------------------------------------
+
+
+class _Decoder:
+    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
+        """Yield decoded pieces of at most about `room` bytes at a time."""
+        raise NotImplementedError
+
+    def flush(self) -> bytes:
+        return b""
+
+
+class _Identity(_Decoder):
+    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
+        yield data
+
+
+class _Zlib(_Decoder):
+    def __init__(self, wbits: int) -> None:
+        self._wbits = wbits
+        self._obj = zlib.decompressobj(wbits)
+        self._first = True
+
+    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
+        limit = max(1, min(room + 1, _CHUNK))
+        pending = data
+        while pending:
+            try:
+                out = self._obj.decompress(pending, limit)
+            except zlib.error:
+                if self._first and self._wbits == zlib.MAX_WBITS:
+                    # "deflate" sent raw, without the zlib wrapper, as some servers do
+                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._wbits = -zlib.MAX_WBITS
+                    self._first = False
+                    continue
+                raise
+            self._first = False
+            yield out
+            pending = self._obj.unconsumed_tail
+            if self._obj.eof:
+                break
+
+    def flush(self) -> bytes:
+        return self._obj.flush()
+
+
+class _Brotli(_Decoder):
+    def __init__(self) -> None:
+        import brotli
+
+        self._obj = brotli.Decompressor()
+        self._error = brotli.error
+
+    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
+        limit = max(1, min(room + 1, _CHUNK))
+        try:
+            yield self._obj.process(data, output_buffer_limit=limit)
+            while not self._obj.can_accept_more_data():
+                yield self._obj.process(b"", output_buffer_limit=limit)
+        except self._error as exc:
+            raise zlib.error(str(exc)) from exc
+
+
+class _Zstd(_Decoder):
+    _STEP = 256  # input bytes per call: a few zstd blocks at most, so output stays small
+
+    def __init__(self) -> None:
+        import zstandard
+
+        self._obj = zstandard.ZstdDecompressor().decompressobj()
+        self._error = zstandard.ZstdError
+
+    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
+        try:
+            for i in range(0, len(data), self._STEP):
+                yield self._obj.decompress(data[i : i + self._STEP])
+        except self._error as exc:
+            raise zlib.error(str(exc)) from exc
+
+
+def _decoders(content_encoding: str | None) -> list[_Decoder]:
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
+    chain: list[_Decoder] = []
+    for coding in reversed(codings):
+        if coding in ("identity", ""):
+            continue
+        if coding in ("gzip", "x-gzip"):
+            chain.append(_Zlib(zlib.MAX_WBITS | 16))
+        elif coding == "deflate":
+            chain.append(_Zlib(zlib.MAX_WBITS))
+        elif coding == "br":
+            chain.append(_Brotli())
+        elif coding == "zstd":
+            chain.append(_Zstd())
+        else:
+            raise ValueError(coding)
+    return chain or [_Identity()]
+
+
+async def _read_body(response: httpx.Response, url: str, limit: int) -> bytes:
+    encoding = response.headers.get("content-encoding")
+    try:
+        chain = _decoders(encoding)
+    except ValueError as exc:
+        raise TransportError(url, f"unsupported Content-Encoding {exc.args[0]!r}") from None
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and not encoding and int(declared) > limit:
+        raise TooLarge(url, f"body of {int(declared)} bytes is over the {limit}-byte cap")
+    out = bytearray()
+
+    def push(data: bytes, level: int) -> None:
+        if level == len(chain):
+            out.extend(data)
+            if len(out) > limit:
+                raise TooLarge(url, f"body passed the {limit}-byte cap (after decompression)")
+            return
+        for piece in chain[level].feed(data, limit - len(out)):
+            if piece:
+                push(piece, level + 1)
+
+    try:
+        async for raw in response.aiter_raw(_CHUNK):
+            if response.num_bytes_downloaded > limit:
+                raise TooLarge(url, f"body passed the {limit}-byte cap")
+            push(raw, 0)
+        for level, decoder in enumerate(chain):
+            tail = decoder.flush()
+            if tail:
+                push(tail, level + 1)
+    except zlib.error as exc:
+        raise TransportError(url, f"corrupt {encoding} body: {exc}") from None
+    return bytes(out)
+
+
+# --- one request, then the retrying fetch ---------------------------------------------------------
+
+
+class _Retryable(FetchError):
+    """A transient failure worth another attempt; wraps the error to raise if attempts run out."""
+
+    def __init__(self, error: FetchError, retry_after: float | None = None) -> None:
+        super().__init__(error.url, error.reason, status=error.status)
+        self.error = error
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _map_transport(url: str, exc: Exception) -> FetchError:
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportError(url, f"timed out ({type(exc).__name__})")
+    if isinstance(exc, httpx.ConnectError):
+        return TransportError(url, f"cannot connect: {exc}")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return TransportError(url, f"connection broken mid-response: {exc}")
+    return TransportError(url, f"{type(exc).__name__}: {exc}")
+
+
+async def _attempt(
+    client: httpx.AsyncClient, url: str, settings: Settings, headers: dict[str, str]
+) -> tuple[httpx.Response, bytes, list[str]]:
+    """One attempt: follow redirects by hand (each hop checked), read the body with caps."""
+    hops: list[str] = []
+    current = url
+    while True:
+        check_url(current)
+        try:
+            async with client.stream("GET", current, headers=headers) as response:
+                if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+                    if len(hops) >= settings.max_redirects:
+                        raise TransportError(
+                            url, f"more than {settings.max_redirects} redirects (last {current})"
+                        )
+                    hops.append(current)
+                    current = urljoin(current, response.headers["location"].strip())
+                    continue
+                body = await _read_body(response, url, settings.max_body_bytes)
+                return response, body, hops
+        except _Blocked as exc:
+            raise BlockedAddress(
+                url,
+                f"{exc.host} resolves to non-public address {exc.address}; "
+                "pass --allow-private (or ARCHIVER_ALLOW_PRIVATE=1) to fetch local addresses",
+            ) from None
+        except httpx.InvalidURL as exc:
+            raise InvalidURL(current, f"malformed URL ({exc})") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(_map_transport(url, exc)) from exc
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    settings: Settings,
+    *,
+    headers: dict[str, str] | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> Fetched:
+    """Fetch one URL with retries; return a Fetched (2xx or 304) or raise a FetchError."""
+    check_url(url)
+    started = time.monotonic()
+    fetched_at = utc_now()
+    attempts = 0
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retryable) and exc.retry_after is not None:
+            return min(exc.retry_after, settings.retry_after_cap)
+        return float(
+            wait_exponential_jitter(
+                multiplier=settings.backoff_base, max=settings.backoff_max, jitter=settings.backoff_base
+            )(state)
+        )
+
+    async def one() -> Fetched:
+        nonlocal attempts
+        attempts += 1
+        try:
+            async with asyncio.timeout(settings.deadline):
+                response, body, hops = await _attempt(client, url, settings, headers or {})
+        except TimeoutError:
+            raise _Retryable(
+                TransportError(url, f"no complete response within the {settings.deadline:g}s deadline")
+            ) from None
+        status = response.status_code
+        if status in RETRY_STATUSES:
+            error = HTTPStatusError(url, f"HTTP {status} {response.reason_phrase}", status=status)
+            raise _Retryable(error, parse_retry_after(response.headers.get("retry-after")))
+        if status >= 400 or (300 <= status < 400 and status != 304):
+            raise HTTPStatusError(url, f"HTTP {status} {response.reason_phrase}", status=status)
+        return Fetched(
+            url=url,
+            final_url=str(response.url),
+            status=status,
+            headers=tuple((k, v) for k, v in response.headers.multi_items()),
+            content=body,
+            fetched_at=fetched_at,
+            elapsed=round(time.monotonic() - started, 4),
+            attempts=attempts,
+            redirects=tuple(hops),
+        )
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(settings.retries + 1),
+        wait=wait,
+        retry=retry_if_exception_type(_Retryable),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                return await one()
+    except _Retryable as exc:
+        error = exc.error
+        error.attempts = attempts
+        if attempts > 1:
+            error.message = f"{error.message} (after {attempts} attempts)"
+        raise error from None
+    except FetchError as exc:
+        exc.attempts = attempts
+        raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def fetch_sync(url: str, settings: Settings, *, sleep: Sleep = asyncio.sleep) -> Fetched:
+    """Fetch one URL from synchronous code (a fresh client and event loop)."""
+
+    async def run() -> Fetched:
+        async with make_client(settings) as client:
+            return await fetch(client, url, settings, sleep=sleep)
+
+    return asyncio.run(run())

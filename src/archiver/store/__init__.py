@@ -1,0 +1,59 @@
+"""The only package that touches SQLite: schema and migrations (`schema`), the archive's reads and
+writes (`archive`). Everything else gets plain records in and out of these functions.
+"""
+
+from __future__ import annotations
+
+from archiver.store import schema
+from archiver.store.archive import (
+    BUSY_TIMEOUT_MS,
+    ReextractTarget,
+    StoredPage,
+    StoreOutcome,
+    archive_stats,
+    article_record,
+    iter_article_records,
+    iter_pages,
+    load_page,
+    reextract_targets,
+    save_reextracted,
+    site_names,
+    body_diff,
+    compress,
+    content_hash,
+    decompress,
+    open_archive,
+    site_of,
+    store_result,
+    transaction,
+    upgrade_archive,
+)
+from archiver.store.schema import MIGRATIONS, applied_migrations, migrate
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "MIGRATIONS",
+    "ReextractTarget",
+    "StoreOutcome",
+    "StoredPage",
+    "applied_migrations",
+    "archive_stats",
+    "article_record",
+    "iter_article_records",
+    "iter_pages",
+    "load_page",
+    "reextract_targets",
+    "save_reextracted",
+    "site_names",
+    "body_diff",
+    "compress",
+    "content_hash",
+    "decompress",
+    "migrate",
+    "open_archive",
+    "schema",
+    "site_of",
+    "store_result",
+    "transaction",
+    "upgrade_archive",
+]

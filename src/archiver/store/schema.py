@@ -1,0 +1,268 @@
+"""Schema migrations of the archive.
+
+A migration is a (name, step) pair; `step` is SQL (run as one script inside its own
+transaction) or a function that runs statements with `conn.execute` (never `executescript`,
+which commits). Applied names are recorded in the `migrations` table, so applying twice is a
+no-op and an older archive upgrades in place. Append new migrations at the end of MIGRATIONS
+with a new name; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+M001_INITIAL = """
+        CREATE TABLE pages (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            final_url TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            content_type TEXT,
+            charset TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            content_length INTEGER,
+            body BLOB NOT NULL,          -- gzip of the body as received (after transfer decoding)
+            body_size INTEGER NOT NULL,  -- bytes before compression
+            sha256 TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            elapsed REAL
+        );
+        CREATE INDEX idx_pages_url ON pages(url);
+        CREATE INDEX idx_pages_final_url ON pages(final_url);
+        CREATE INDEX idx_pages_fetched_at ON pages(fetched_at);
+
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,      -- canonical URL when the page names one
+            fetched_url TEXT NOT NULL,     -- the URL it was last fetched from
+            canonical_url TEXT,
+            site TEXT NOT NULL,
+            title TEXT NOT NULL,
+            subtitle TEXT,
+            authors TEXT NOT NULL DEFAULT '[]',   -- JSON array of names
+            published_at TEXT,
+            modified_at TEXT,
+            language TEXT,
+            site_name TEXT,
+            section TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',      -- JSON array
+            image TEXT,
+            body TEXT NOT NULL,
+            word_count INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            extractor TEXT NOT NULL,
+            extractor_version TEXT NOT NULL,
+            page_id INTEGER REFERENCES pages(id),
+            first_seen_at TEXT NOT NULL,
+            last_fetched_at TEXT NOT NULL,
+            last_changed_at TEXT NOT NULL,
+            versions INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX idx_articles_site ON articles(site);
+        CREATE INDEX idx_articles_published_at ON articles(published_at);
+        CREATE INDEX idx_articles_last_changed_at ON articles(last_changed_at);
+        CREATE INDEX idx_articles_section ON articles(section);
+        CREATE INDEX idx_articles_language ON articles(language);
+
+        CREATE TABLE article_versions (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            page_id INTEGER REFERENCES pages(id),
+            created_at TEXT NOT NULL,
+            diff TEXT,                     -- unified diff against the previous version
+            UNIQUE (article_id, version)
+        );
+
+        CREATE TABLE related_links (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            url TEXT NOT NULL,
+            summary TEXT,
+            target_article_id INTEGER REFERENCES articles(id) ON DELETE SET NULL,
+            UNIQUE (article_id, position)
+        );
+        CREATE INDEX idx_related_links_url ON related_links(url);
+        CREATE INDEX idx_related_links_target ON related_links(target_article_id);
+
+        CREATE TABLE crawl_runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            command TEXT,
+            discovered INTEGER NOT NULL DEFAULT 0,
+            fetched INTEGER NOT NULL DEFAULT 0,
+            new INTEGER NOT NULL DEFAULT 0,
+            changed INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            not_modified INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            robots_blocked INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'running'
+        );
+
+        CREATE TABLE fetches (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            status INTEGER,
+            outcome TEXT NOT NULL,          -- new, changed, unchanged, not-modified, failed
+            error_kind TEXT,
+            error_message TEXT,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            duration REAL,
+            page_id INTEGER REFERENCES pages(id),
+            article_id INTEGER REFERENCES articles(id) ON DELETE SET NULL,
+            crawl_run_id INTEGER REFERENCES crawl_runs(id)
+        );
+        CREATE INDEX idx_fetches_url ON fetches(url);
+        CREATE INDEX idx_fetches_started_at ON fetches(started_at);
+        CREATE INDEX idx_fetches_outcome ON fetches(outcome);
+
+        CREATE TABLE sites (
+            name TEXT PRIMARY KEY,
+            domains TEXT NOT NULL DEFAULT '[]',
+            last_crawled_at TEXT
+        );
+
+        CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, subtitle, body,
+            content='articles', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+            INSERT INTO articles_fts(rowid, title, subtitle, body)
+            VALUES (new.id, new.title, new.subtitle, new.body);
+        END;
+        CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, subtitle, body)
+            VALUES ('delete', old.id, old.title, old.subtitle, old.body);
+        END;
+        CREATE TRIGGER articles_au AFTER UPDATE OF title, subtitle, body ON articles BEGIN
+            INSERT INTO articles_fts(articles_fts, rowid, title, subtitle, body)
+            VALUES ('delete', old.id, old.title, old.subtitle, old.body);
+            INSERT INTO articles_fts(rowid, title, subtitle, body)
+            VALUES (new.id, new.title, new.subtitle, new.body);
+        END;
+"""
+
+Step = str | Callable[[sqlite3.Connection], None]
+
+
+ARCHIVE_0002_PAGE_HEADERS = """
+        -- every response header as received, JSON [[name, value], ...], for faithful WARC export;
+        -- NULL for pages stored before this migration (export rebuilds them from the columns)
+        ALTER TABLE pages ADD COLUMN headers TEXT;
+        -- indexes behind the Datasette views, canned queries, stats and foreign keys
+        CREATE INDEX IF NOT EXISTS idx_articles_first_seen_at ON articles(first_seen_at);
+        CREATE INDEX IF NOT EXISTS idx_articles_page_id ON articles(page_id);
+        CREATE INDEX IF NOT EXISTS idx_article_versions_page_id ON article_versions(page_id);
+        CREATE INDEX IF NOT EXISTS idx_article_versions_created_at ON article_versions(created_at);
+        CREATE INDEX IF NOT EXISTS idx_fetches_article_id ON fetches(article_id);
+        CREATE INDEX IF NOT EXISTS idx_fetches_page_id ON fetches(page_id);
+"""
+
+CRAWL_0001_FRONTIER = """
+        -- the crawl's persistent frontier: every URL the crawl knows, its state and when it is due
+        CREATE TABLE frontier (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,        -- normalised (archiver.urls.normalize_url)
+            host TEXT NOT NULL,              -- host[:port]: politeness and robots.txt key
+            kind TEXT NOT NULL,              -- article, feed, sitemap, section, start
+            site TEXT,                       -- site file name, when one applies
+            state TEXT NOT NULL DEFAULT 'queued',  -- queued, done, failed, blocked
+            depth INTEGER NOT NULL DEFAULT 0,      -- 0: configured source; n: found n hops away
+            source_url TEXT,                 -- where it was found
+            published_at TEXT,               -- from the source or the article, ISO-8601 UTC
+            modified_at TEXT,                -- lastmod / updated from the source
+            discovered_at TEXT NOT NULL,
+            next_attempt_at TEXT,            -- due when <= now; NULL: nothing planned
+            attempts INTEGER NOT NULL DEFAULT 0,   -- failed attempts in a row
+            last_attempt_at TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            etag TEXT,                       -- validators for the next conditional GET
+            last_modified TEXT,
+            revisits INTEGER NOT NULL DEFAULT 0,   -- re-crawls done since first archived
+            article_id INTEGER REFERENCES articles(id) ON DELETE SET NULL,
+            crawl_run_id INTEGER REFERENCES crawl_runs(id) ON DELETE SET NULL
+        );
+        CREATE INDEX idx_frontier_due ON frontier(next_attempt_at, host)
+            WHERE next_attempt_at IS NOT NULL;
+        CREATE INDEX idx_frontier_host_due ON frontier(host, next_attempt_at)
+            WHERE next_attempt_at IS NOT NULL;
+        CREATE INDEX idx_frontier_state ON frontier(state);
+        CREATE INDEX idx_frontier_article_id ON frontier(article_id);
+
+        -- robots.txt answers worth keeping (2xx and 4xx), for at most a day (RFC 9309)
+        CREATE TABLE robots_txt (
+            origin TEXT PRIMARY KEY,
+            status INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+
+        ALTER TABLE crawl_runs ADD COLUMN duration REAL;
+        ALTER TABLE crawl_runs ADD COLUMN stop_reason TEXT;  -- complete, max-pages, max-duration, signal
+        ALTER TABLE crawl_runs ADD COLUMN pid INTEGER;
+        CREATE INDEX IF NOT EXISTS idx_fetches_crawl_run_id ON fetches(crawl_run_id);
+"""
+
+MIGRATIONS: list[tuple[str, Step]] = [
+    ("0001_initial", M001_INITIAL),
+    ("archive_0002_page_headers", ARCHIVE_0002_PAGE_HEADERS),
+    ("crawl_0001_frontier", CRAWL_0001_FRONTIER),
+]
+
+
+
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return [row[0] for row in db.execute("SELECT name FROM migrations ORDER BY rowid")]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply the migrations the archive lacks, each atomically; return the names applied."""
+    conn = db.conn
+    done = set(applied_migrations(db))
+    applied: list[str] = []
+    for name, step in MIGRATIONS:
+        if name in done:
+            continue
+        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        record = f"INSERT INTO migrations (name, applied_at) VALUES ('{name}', '{now}')"
+        try:
+            if isinstance(step, str):
+                # executescript commits first, so the script carries its own transaction
+                conn.executescript(f"BEGIN IMMEDIATE;\n{step}\n;{record};\nCOMMIT;")
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+                if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+                    conn.execute("ROLLBACK")
+                    continue
+                step(conn)
+                conn.execute(record)
+                conn.execute("COMMIT")
+        except sqlite3.DatabaseError:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if name in applied_migrations(db):  # another process applied it meanwhile
+                continue
+            raise
+        applied.append(name)
+    return applied

@@ -1,0 +1,142 @@
+"""The test web server: serves fixtures/ on 127.0.0.1 plus fault routes.
+
+Routes (all GET):
+  /flaky/<key>          503 for the first two requests of each key, then the seed page
+  /ratelimited/<key>    429 with Retry-After: 7 (seconds) the first time, then the seed page
+  /ratelimited-date/<k> 429 with Retry-After as an HTTP date 5 s ahead, then the seed page
+  /always-503           503 every time
+  /gone                 410
+  /pdf                  a PDF document
+  /redirect             301 -> /pages/seed-elementor.html
+  /redirect-chain/<n>   n redirects, then the seed page
+  /redirect-loop        302 to itself
+  /redirect-private     302 to http://169.254.169.254/latest/meta-data/
+  /big                  a body over any small cap (2 MiB)
+  /gzip-bomb            gzip that inflates to 100 MiB of zeros (Content-Encoding: gzip)
+  /brotli-bomb          brotli that inflates to 100 MiB (Content-Encoding: br)
+  /truncated            Content-Length larger than what is sent, then the connection closes
+  /slow-drip            one byte a second for a minute
+  /empty                200 text/html with an empty body
+  /latin1               an article page encoded as windows-1252, declared in the header
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import ClassVar
+
+from archiver.localserver import SiteHandler
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+SEED = FIXTURES / "pages" / "seed-elementor.html"
+
+
+def _bomb_gzip() -> bytes:
+    return gzip.compress(b"\0" * (100 * 1024 * 1024), compresslevel=9)
+
+
+def _bomb_brotli() -> bytes:
+    import brotli
+
+    return brotli.compress(b"\0" * (100 * 1024 * 1024), quality=5)
+
+
+class FaultHandler(SiteHandler):
+    counts: ClassVar[Counter[str]] = Counter()
+    lock = threading.Lock()
+    cache: ClassVar[dict[str, bytes]] = {}
+
+    @classmethod
+    def hit(cls, key: str) -> int:
+        with cls.lock:
+            cls.counts[key] += 1
+            return cls.counts[key]
+
+    @classmethod
+    def cached(cls, name: str, make) -> bytes:  # type: ignore[no-untyped-def]
+        with cls.lock:
+            if name not in cls.cache:
+                cls.cache[name] = make()
+            return cls.cache[name]
+
+    def seed(self, head: bool) -> None:
+        self.send_body(200, SEED.read_bytes(), "text/html; charset=utf-8", head)
+
+    def route(self, path: str, head: bool) -> bool:
+        if path.startswith("/flaky/"):
+            if self.hit(path) <= 2:
+                self.send_body(503, b"busy", "text/plain", head)
+            else:
+                self.seed(head)
+        elif path.startswith("/ratelimited/"):
+            if self.hit(path) == 1:
+                self.send_body(429, b"slow down", "text/plain", head, Retry_After="7")
+            else:
+                self.seed(head)
+        elif path.startswith("/ratelimited-date/"):
+            if self.hit(path) == 1:
+                when = email.utils.formatdate(time.time() + 5, usegmt=True)
+                self.send_body(429, b"slow down", "text/plain", head, Retry_After=when)
+            else:
+                self.seed(head)
+        elif path == "/always-503":
+            self.send_body(503, b"down", "text/plain", head)
+        elif path == "/gone":
+            self.send_body(410, b"gone", "text/html", head)
+        elif path == "/pdf":
+            self.send_body(200, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "application/pdf", head)
+        elif path == "/redirect":
+            self.send_body(301, b"", "text/html", head, Location="/pages/seed-elementor.html")
+        elif path.startswith("/redirect-chain/"):
+            left = int(path.rsplit("/", 1)[1])
+            target = f"/redirect-chain/{left - 1}" if left > 0 else "/pages/seed-elementor.html"
+            self.send_body(302, b"", "text/html", head, Location=target)
+        elif path == "/redirect-loop":
+            self.send_body(302, b"", "text/html", head, Location="/redirect-loop")
+        elif path == "/redirect-private":
+            self.send_body(302, b"", "text/html", head, Location="http://169.254.169.254/latest/meta-data/")
+        elif path == "/big":
+            self.send_body(200, b"<html><body>" + b"x" * (2 * 1024 * 1024) + b"</body></html>", "text/html", head)
+        elif path == "/gzip-bomb":
+            body = self.cached("gzip", _bomb_gzip)
+            self.send_body(200, body, "text/html", head, Content_Encoding="gzip")
+        elif path == "/brotli-bomb":
+            body = self.cached("br", _bomb_brotli)
+            self.send_body(200, body, "text/html", head, Content_Encoding="br")
+        elif path == "/truncated":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "100000")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"<html><body><p>only the start")
+            self.wfile.flush()
+            self.close_connection = True
+        elif path == "/slow-drip":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "60")
+            self.end_headers()
+            try:
+                for _ in range(60):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass  # the client gave up, as it should
+        elif path == "/empty":
+            self.send_body(200, b"", "text/html", head)
+        elif path == "/latin1":
+            text = SEED.read_text(encoding="utf-8")
+            body = text.replace('charset="utf-8"', "").replace("charset=utf-8", "").encode(
+                "windows-1252", errors="xmlcharrefreplace"
+            )
+            self.send_body(200, body, "text/html; charset=windows-1252", head)
+        else:
+            return False
+        return True
