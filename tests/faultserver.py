@@ -11,11 +11,15 @@ Routes (all GET):
   /redirect-chain/<n>   n redirects, then the seed page
   /redirect-loop        302 to itself
   /redirect-private     302 to http://169.254.169.254/latest/meta-data/
+  /redirect-loopback    302 to the same server on 127.0.0.2
   /big                  a body over any small cap (2 MiB)
   /gzip-bomb            gzip that inflates to 100 MiB of zeros (Content-Encoding: gzip)
   /brotli-bomb          brotli that inflates to 100 MiB (Content-Encoding: br)
   /truncated            Content-Length larger than what is sent, then the connection closes
   /slow-drip            one byte a second for a minute
+  /huge                 a 50 MiB body with Content-Length; /huge-unannounced without it
+  /image                a PNG;  /nul-bytes, /invalid-utf8: the seed page with NULs / bad bytes
+  /nested               100,000 nested <div>s;  /utf7: a page declaring UTF-7
   /empty                200 text/html with an empty body
   /latin1               an article page encoded as windows-1252, declared in the header
 """
@@ -64,6 +68,12 @@ class FaultHandler(SiteHandler):
                 cls.cache[name] = make()
             return cls.cache[name]
 
+    @classmethod
+    def warm(cls) -> None:
+        """Build the bombs ahead of time (so memory measured around a fetch is the client's)."""
+        cls.cached("gzip", _bomb_gzip)
+        cls.cached("br", _bomb_brotli)
+
     def seed(self, head: bool) -> None:
         self.send_body(200, SEED.read_bytes(), "text/html; charset=utf-8", head)
 
@@ -100,6 +110,9 @@ class FaultHandler(SiteHandler):
             self.send_body(302, b"", "text/html", head, Location="/redirect-loop")
         elif path == "/redirect-private":
             self.send_body(302, b"", "text/html", head, Location="http://169.254.169.254/latest/meta-data/")
+        elif path == "/redirect-loopback":
+            port = self.server.server_address[1]
+            self.send_body(302, b"", "text/html", head, Location=f"http://127.0.0.2:{port}/pages/seed-plain.html")
         elif path == "/big":
             self.send_body(200, b"<html><body>" + b"x" * (2 * 1024 * 1024) + b"</body></html>", "text/html", head)
         elif path == "/gzip-bomb":
@@ -129,6 +142,49 @@ class FaultHandler(SiteHandler):
                     time.sleep(1)
             except OSError:
                 pass  # the client gave up, as it should
+        elif path == "/huge":
+            size = 50 * 1024 * 1024
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunk = b"<p>" + b"a" * (64 * 1024 - 7) + b"</p>\n"
+            try:
+                for _ in range(size // len(chunk)):
+                    self.wfile.write(chunk)
+                self.wfile.write(b" " * (size % len(chunk)))
+            except OSError:
+                pass  # the client stopped reading at its cap
+        elif path == "/huge-unannounced":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = b"<p>" + b"a" * (64 * 1024 - 7) + b"</p>\n"
+            try:
+                for _ in range(800):  # 50 MiB, no Content-Length
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            self.close_connection = True
+        elif path == "/image":
+            self.send_body(200, b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image/png", head)
+        elif path == "/nul-bytes":
+            body = SEED.read_bytes().replace(b"<p>", b"<p>\0", 20).replace(b"</h1>", b"\0\0</h1>")
+            self.send_body(200, body, "text/html; charset=utf-8", head)
+        elif path == "/invalid-utf8":
+            body = SEED.read_bytes().replace(b"<p>", b"<p>\xff\xfe\xc3(", 5)
+            self.send_body(200, body, "text/html; charset=utf-8", head)
+        elif path == "/nested":
+            depth = 100_000
+            body = (b"<html><head><title>Deep</title></head><body>" + b"<div>" * depth
+                    + b"<p>deep text</p>" + b"</div>" * depth + b"</body></html>")
+            self.send_body(200, body, "text/html", head)
+        elif path == "/utf7":
+            body = (b'<html><head><meta charset="utf-7"><title>Seven</title></head><body>'
+                    b"<article><h1>Seven</h1><p>+ADw-script+AD4-alert(1)+ADw-/script+AD4- "
+                    + b"plain words " * 60 + b"</p></article></body></html>")
+            self.send_body(200, body, "text/html; charset=utf-7", head)
         elif path == "/empty":
             self.send_body(200, b"", "text/html", head)
         elif path == "/latin1":

@@ -125,11 +125,37 @@ def test_refuses_private_addresses_by_default(base_url, settings):
         get(f"{base_url}/pages/seed-elementor.html", strict)
 
 
-def test_refuses_redirect_to_metadata_address(base_url, settings, sleeps):
-    # allowed for the first hop (the local test server) but the guard checks every connection;
-    # with private allowed the metadata address is merely unreachable, so check the strict form:
-    with pytest.raises(BlockedAddress):
-        get("http://169.254.169.254/latest/meta-data/", replace(settings, allow_private=False))
+@pytest.fixture()
+def only_test_server(settings):
+    """Private addresses refused, except the test server's own 127.0.0.1."""
+    return replace(settings, allow_private=False, allow_networks=("127.0.0.1/32",))
+
+
+def test_allowed_network_reaches_the_test_server(base_url, only_test_server):
+    assert get(f"{base_url}/pages/seed-plain.html", only_test_server).status == 200
+
+
+@pytest.mark.parametrize("route, address", [
+    ("/redirect-private", "169.254.169.254"),
+    ("/redirect-loopback", "127.0.0.2"),
+])
+def test_every_redirect_hop_is_checked(base_url, only_test_server, sleeps, route, address):
+    with pytest.raises(BlockedAddress, match=address):
+        get(f"{base_url}{route}", only_test_server, sleeps)
+
+
+@pytest.mark.parametrize("host", [
+    "127.1", "0x7f000001", "2130706433", "0177.0.0.1", "[::ffff:127.0.0.1]", "[::1]",
+    "169.254.169.254", "[::ffff:a9fe:a9fe]", "100.64.0.1", "0.0.0.0", "localhost",
+])
+def test_odd_spellings_of_private_addresses_are_refused(host, server, settings, sleeps):
+    port = server.server_address[1]
+    strict = replace(settings, allow_private=False, retries=0, connect_timeout=1.0)
+    before = len(server.log.paths())
+    # refused by the guard, or (for spellings httpx will not parse) as a malformed URL
+    with pytest.raises((BlockedAddress, InvalidURL)):
+        get(f"http://{host}:{port}/pages/seed-plain.html", strict, sleeps)
+    assert len(server.log.paths()) == before  # nothing reached the server
 
 
 @pytest.mark.parametrize(

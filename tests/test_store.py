@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -162,7 +163,7 @@ def test_a_failed_write_rolls_back_whole_result(db, monkeypatch):
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(store.archive, "_save_article", broken)
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(StoreError, match="disk I/O error"):
         store.store_result(db, result())
     assert db["pages"].count == 0 and db["fetches"].count == 0
 
@@ -173,3 +174,171 @@ def test_unopenable_path_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError, match="not-a-db"):
         store.open_archive(target)
     assert target.read_bytes() == b"this is not sqlite" * 100
+
+
+# --- the schema the archive promises (issue 4) ------------------------------------------------------
+
+PROMISED_COLUMNS = {
+    "pages": {"url", "final_url", "status", "content_type", "charset", "etag", "last_modified",
+              "content_length", "body", "sha256", "fetched_at", "elapsed", "headers"},
+    "articles": {"id", "url", "canonical_url", "site", "title", "subtitle", "authors",
+                 "published_at", "modified_at", "language", "section", "tags", "image", "body",
+                 "word_count", "content_hash", "extractor", "extractor_version", "first_seen_at",
+                 "last_fetched_at", "last_changed_at", "versions"},
+    "article_versions": {"article_id", "version", "content_hash", "title", "body", "page_id",
+                         "created_at", "diff"},
+    "related_links": {"article_id", "position", "title", "url", "summary", "target_article_id"},
+    "fetches": {"url", "started_at", "status", "error_kind", "error_message", "attempts",
+                "duration", "outcome"},
+}  # fmt: skip
+
+
+def test_schema_has_the_promised_columns_and_indexes(db):
+    for table, columns in PROMISED_COLUMNS.items():
+        assert columns <= set(db[table].columns_dict), table
+    indexed = {(t, tuple(i.columns)) for t in PROMISED_COLUMNS for i in db[t].indexes}
+    for wanted in [("articles", ("site",)), ("articles", ("published_at",)),
+                   ("articles", ("first_seen_at",)), ("article_versions", ("article_id", "version")),
+                   ("related_links", ("target_article_id",)), ("fetches", ("outcome",)),
+                   ("fetches", ("article_id",)), ("pages", ("url",))]:  # fmt: skip
+        assert wanted in indexed, wanted
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == store.BUSY_TIMEOUT_MS
+
+
+def test_an_archive_from_before_page_headers_upgrades_without_loss(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(store.schema, "MIGRATIONS", store.MIGRATIONS[:1])
+    old = store.open_archive(path)
+    old.execute(
+        """INSERT INTO pages (url, final_url, status, content_type, charset, etag, body, body_size,
+               sha256, fetched_at) VALUES ('u', 'u', 200, 'text/html', 'utf-8', '"e"', ?, 3, 'x', 't')""",
+        [store.compress(b"abc")],
+    )
+    old.close()
+    monkeypatch.undo()
+    assert store.upgrade_archive(path) == [name for name, _ in store.MIGRATIONS[1:]]
+    db = store.open_archive(path)
+    assert db.execute("SELECT url, headers FROM pages").fetchone() == ("u", None)
+    page = store.load_page(db, 1)
+    assert page.content == b"abc"
+    assert page.headers == (("Content-Type", "text/html; charset=utf-8"), ("ETag", '"e"'))
+
+
+def test_upgrading_an_up_to_date_archive_writes_nothing(db, tmp_path):
+    db.close()
+    path = tmp_path / "sub" / "archive.db"
+    before = (path.stat().st_mtime_ns, path.read_bytes())
+    assert store.upgrade_archive(path) == []
+    assert (path.stat().st_mtime_ns, path.read_bytes()) == before
+    with pytest.raises(StoreError, match="no archive there"):
+        store.upgrade_archive(tmp_path / "nothing.db")
+
+
+def test_pages_keep_every_response_header(db):
+    store.store_result(db, result())
+    assert store.load_page(db, 1).headers == page(ARTICLE.url).headers
+
+
+def test_unchanged_content_only_moves_last_fetched_at(db):
+    store.store_result(db, result())
+    later = replace(page(ARTICLE.url), fetched_at="2026-02-01T00:00:00Z")
+    store.store_result(db, result(fetched=later))
+    assert db.execute(
+        "SELECT first_seen_at, last_fetched_at, last_changed_at, versions FROM articles"
+    ).fetchone() == ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z", "2026-01-01T00:00:00Z", 1)
+
+
+def test_each_version_diffs_against_the_one_before(db):
+    store.store_result(db, result())
+    second = replace(ARTICLE, body="First paragraph about the harbour.\n\nSecond paragraph, v2.")
+    third = replace(ARTICLE, body="First paragraph about the harbour.\n\nSecond paragraph, v3.")
+    store.store_result(db, result(second, fetched=replace(page(ARTICLE.url), fetched_at="2026-01-02T00:00:00Z")))
+    store.store_result(db, result(third, fetched=replace(page(ARTICLE.url), fetched_at="2026-01-03T00:00:00Z")))
+    rows = db.execute("SELECT version, page_id, created_at, diff FROM article_versions ORDER BY version").fetchall()
+    assert [(v, p, c) for v, p, c, _ in rows] == [
+        (1, 1, "2026-01-01T00:00:00Z"), (2, 2, "2026-01-02T00:00:00Z"), (3, 3, "2026-01-03T00:00:00Z")]
+    assert "-Second paragraph, v2." in rows[2][3] and "+Second paragraph, v3." in rows[2][3]
+    assert "Second paragraph." not in rows[2][3]
+    assert db.execute("SELECT versions, last_changed_at FROM articles").fetchone() == (3, "2026-01-03T00:00:00Z")
+
+
+def test_search_matches_with_or_without_accents(db):
+    plain = replace(ARTICLE, url="https://news.example/p", canonical_url=None,
+                    title="Cafe societe", body="Resume of the debacle.")
+    store.store_result(db, result())
+    store.store_result(db, result(plain))
+    def hits(query: str) -> list[int]:
+        return [r[0] for r in db.execute(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid", [query])]
+    assert hits("café") == hits("cafe") == [1, 2]
+    assert hits("résumé") == [2] and hits("débâcle") == [2]
+    assert hits('"harbour"') == [1]
+
+
+def test_refetching_a_changed_fixture_page_makes_a_second_version(tmp_path, settings):
+    from archiver.localserver import serve
+    from archiver.pipeline import archive_urls
+
+    site = tmp_path / "site"
+    site.mkdir()
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "pages" / "other-plain.html"
+    (site / "a.html").write_bytes(fixture.read_bytes())
+    db = store.open_archive(tmp_path / "archive.db")
+    with serve(site) as srv:
+        url = f"{srv.base_url}/a.html"
+        assert archive_urls(db, [url], settings)[0][1].outcome == "new"
+        unchanged = archive_urls(db, [url], settings)[0][1]
+        assert (unchanged.outcome, unchanged.version) == ("unchanged", 1)
+        assert db["article_versions"].count == 1
+        text = (site / "a.html").read_text(encoding="utf-8")
+        (site / "a.html").write_text(
+            text.replace("about 140 passengers", "about 160 passengers"), encoding="utf-8")
+        changed = archive_urls(db, [url], settings)[0][1]
+    assert (changed.outcome, changed.version) == ("changed", 2)
+    diff = db.execute("SELECT diff FROM article_versions WHERE version = 2").fetchone()[0]
+    assert "about 140 passengers" in diff and "about 160 passengers" in diff
+    assert [line[:2] for line in diff.split("\n") if "passengers on board" in line] == ["-T", "+T"]
+    assert db.execute("SELECT versions FROM articles").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == 3
+    assert [r[0] for r in db.execute("SELECT outcome FROM fetches ORDER BY id")] == ["new", "unchanged", "changed"]
+
+
+def test_path_under_a_file_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="file.txt"):
+        store.open_archive(blocker / "archive.db")
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path):
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_disk_is_a_clear_error_and_loses_nothing(tiny_disk):
+    db = store.open_archive(tiny_disk / "archive.db")
+    store.store_result(db, result())
+    import random
+
+    rng = random.Random(7)
+    body = " ".join(f"w{rng.getrandbits(40):x}" for _ in range(30_000))  # ~400 KB of text
+    with pytest.raises(StoreError, match="full.*free disk space"):
+        for i in range(100):
+            big = replace(ARTICLE, url=f"https://news.example/big{i}", canonical_url=None,
+                          body=f"{i} {body}")
+            store.store_result(db, result(big, fetched=page(big.url, body.encode() + bytes([i]))))
+    assert db.execute("SELECT title FROM articles WHERE url = ?", [ARTICLE.key_url]).fetchone() == (ARTICLE.title,)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert stored == db.execute("SELECT count(*) FROM article_versions").fetchone()[0]
+    assert stored == db.execute("SELECT count(DISTINCT article_id) FROM fetches WHERE article_id IS NOT NULL").fetchone()[0]
+    db.conn.close()

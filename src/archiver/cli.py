@@ -140,6 +140,110 @@ def fetch(
         sys.exit(EXIT_FAILED)
 
 
+def crawl_options(func: F) -> F:
+    """Politeness and bounds of a crawl (each also an archiver.toml setting)."""
+    for option in reversed(
+        [
+            click.option("--max-pages", type=click.IntRange(0), default=None,
+                         help="stop after this many fetches (0: no limit)"),
+            click.option("--max-duration", type=click.FloatRange(0), default=None,
+                         help="stop starting fetches after this many seconds (0: no limit)"),
+            click.option("--host-delay", type=click.FloatRange(0), default=None,
+                         help="seconds between requests to one host (default 1)"),
+            click.option("--crawl-delay-cap", type=click.FloatRange(0), default=None,
+                         help="largest robots.txt Crawl-delay honoured, seconds"),
+            click.option("--host-concurrency", type=click.IntRange(1), default=None,
+                         help="requests in flight per host (default 1)"),
+            click.option("--max-hosts", type=click.IntRange(1), default=None,
+                         help="hosts crawled in parallel"),
+            click.option("--workers", "extract_workers", type=click.IntRange(0), default=None,
+                         help="extraction worker processes (0: one per core)"),
+            click.option("--ignore-robots", "ignore_robots", is_flag=True, default=False,
+                         help="do not obey robots.txt (only for sites you run)"),
+            click.option("--log-format", type=click.Choice(["auto", "rich", "plain", "json"]),
+                         default="auto", show_default=True,
+                         help="live display on a terminal (auto), log lines, or JSON lines"),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def run_crawl_command(run: Callable[[Any], Any], log_format: str) -> Any:
+    """Run a crawl with progress output; a held lock exits with EXIT_LOCKED."""
+    from archiver.crawl import EXIT_LOCKED, CrawlLocked
+    from archiver.progress import configure_logging, make_progress
+
+    progress = make_progress(log_format)
+    configure_logging(log_format, progress)
+    try:
+        return run(progress)
+    except CrawlLocked as exc:
+        click.echo(f"archiver: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    finally:
+        progress.close()
+
+
+def end_crawl(report: Any, log_format: str, then: str = "") -> None:
+    """Print the run's one summary line (and `then`); exit 1 when fetches failed."""
+    if log_format == "json":
+        click.echo(json.dumps({"event": "summary", **report.to_record()}))
+    else:
+        click.echo(report.summary())
+        if then:
+            click.echo(then)
+    if report.failed:
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@db_option
+@fetch_options
+@sites_option
+@crawl_options
+@click.option("--site", "site_names", multiple=True, metavar="NAME",
+              help="crawl only this site file's sources (repeatable; default: every site)")
+@click.option("--start", "start_urls", multiple=True, metavar="URL",
+              help="crawl from this feed, sitemap or section page (repeatable; no site file needed)")
+@reports_errors
+def crawl(
+    db_path: str,
+    config_path: str | None,
+    allow_private: bool | None,
+    user_agent: str | None,
+    retries: int | None,
+    deadline: float | None,
+    sites_path: str | None,
+    site_names: tuple[str, ...],
+    start_urls: tuple[str, ...],
+    ignore_robots: bool,
+    log_format: str,
+    **limits: Any,
+) -> None:
+    """Crawl the sites' feeds, sitemaps and section pages (or --start URLs) into the archive.
+
+    Safe under cron: a second run while one is going exits at once with status 75; each run
+    ends with one summary line and exits 1 when fetches failed."""
+    import shlex
+
+    from archiver.crawl import plan_sources, run_crawl
+
+    settings = settings_from(
+        config_path, allow_private=allow_private, user_agent=user_agent, retries=retries,
+        deadline=deadline, respect_robots=False if ignore_robots else None, **limits,
+    )
+    rules = site_rules(sites_path)
+    sources = plan_sources(rules, site_names, start_urls)
+    command = "archiver " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    report = run_crawl_command(
+        lambda progress: run_crawl(db_path, sources, settings, sites=rules, progress=progress,
+                                   command=command),
+        log_format,
+    )
+    end_crawl(report, log_format)
+
+
 DEMO_PORT = 8765
 
 
@@ -171,30 +275,28 @@ def print_results(results: list, as_json: bool) -> int:  # type: ignore[type-arg
 
 @main.command()
 @db_option
-@click.option("--port", type=int, default=DEMO_PORT, show_default=True, help="port of the demo site on 127.0.0.1")
-@click.option("--json", "as_json", is_flag=True, help="print each record as one JSON object per line")
+@click.option("--port", type=int, default=DEMO_PORT, show_default=True,
+              help="first port of the demo sites on 127.0.0.1 (the second site is on the next one)")
+@click.option("--log-format", type=click.Choice(["auto", "rich", "plain", "json"]), default="auto",
+              show_default=True, help="live display on a terminal (auto), log lines, or JSON lines")
 @reports_errors
-def demo(db_path: str, port: int, as_json: bool) -> None:
-    """Serve the bundled demo news site on 127.0.0.1 and archive it."""
-    from archiver import store
+def demo(db_path: str, port: int, log_format: str) -> None:
+    """Serve the bundled demo news sites on 127.0.0.1 and crawl them into the archive."""
     from archiver.demo.run import run_demo
 
     settings = settings_from(None)
-    db = store.open_archive(db_path)
     try:
-        results = run_demo(db, settings, sites=site_rules(None), port=port)
+        report = run_crawl_command(
+            lambda progress: run_demo(db_path, settings, sites=site_rules(None), port=port,
+                                      progress=progress),
+            log_format,
+        )
     except OSError as exc:
         raise ArchiverError(
-            f"cannot serve the demo site on 127.0.0.1:{port} ({exc.strerror or exc}); "
-            "pass --port with a free port"
+            f"cannot serve the demo sites on 127.0.0.1:{port} and :{port + 1} "
+            f"({exc.strerror or exc}); pass --port with a free port"
         ) from exc
-    failed = print_results(results, as_json)
-    click.echo(
-        f"archived {len(results) - failed} article(s) into {db_path}; "
-        f"browse them with: archiver serve --db {db_path}"
-    )
-    if failed:
-        sys.exit(EXIT_FAILED)
+    end_crawl(report, log_format, then=f"browse the archive with: archiver serve --db {db_path}")
 
 
 @main.command()
@@ -305,6 +407,26 @@ def bench_extract(directory: str, predictions: str | None, no_compare: bool) -> 
     click.echo(format_report(report))
     if predictions:
         write_predictions(report, predictions)
+
+
+@bench.command("crawl")
+@click.option("--pages", "page_counts", type=click.IntRange(1), multiple=True,
+              help="article pages in the generated site (repeatable, to compare memory; default 2000)")
+@click.option("--hosts", type=click.IntRange(1), default=10, show_default=True,
+              help="hosts (ports on 127.0.0.1) the pages are spread over")
+@click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
+              help="extraction worker processes (0: one per core)")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as one JSON object")
+@reports_errors
+def bench_crawl(page_counts: tuple[int, ...], hosts: int, workers: int, as_json: bool) -> None:
+    """Crawl a generated local news site with no politeness delay; compare with extraction alone."""
+    from archiver.benchcrawl import format_crawl_bench, run_crawl_bench
+
+    results = run_crawl_bench(page_counts or (2000,), hosts=hosts, workers=workers)
+    if as_json:
+        click.echo(json.dumps([r.to_record() for r in results]))
+    else:
+        click.echo(format_crawl_bench(results))
 
 
 @main.group()

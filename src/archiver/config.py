@@ -6,6 +6,7 @@ Values come, lowest precedence first, from the defaults here, an `archiver.toml`
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -34,6 +35,7 @@ class Settings:
     retry_after_cap: float = field(default=120.0, metadata={"help": "longest Retry-After honoured, in seconds"})
     max_body_bytes: int = field(default=10 * 1024 * 1024, metadata={"help": "largest body kept, after decompression"})
     allow_private: bool = field(default=False, metadata={"help": "allow fetching loopback, private and link-local addresses"})
+    allow_networks: tuple[str, ...] = field(default=(), metadata={"help": "non-public networks (CIDR) allowed even without allow_private, e.g. an intranet"})
     host_delay: float = field(default=1.0, metadata={"help": "seconds between requests to one host during a crawl"})
     crawl_delay_cap: float = field(default=30.0, metadata={"help": "largest robots.txt Crawl-delay honoured, in seconds"})
     host_concurrency: int = field(default=1, metadata={"help": "requests in flight per host during a crawl"})
@@ -83,11 +85,15 @@ def _coerce(name: str, raw: Any, kind: type, source: str) -> Any:
             raise ValueError(raw)
         if kind is int and isinstance(raw, bool):
             raise ValueError(raw)
+        if kind is tuple:
+            items = raw.split(",") if isinstance(raw, str) else raw
+            if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+                raise ValueError(raw)
+            return tuple(i.strip() for i in items if i.strip())
         return kind(raw)
     except (TypeError, ValueError):
-        raise ConfigError(
-            f"{source}: {name}: expected {kind.__name__}, got {raw!r}"
-        ) from None
+        expected = "a list of strings" if kind is tuple else kind.__name__
+        raise ConfigError(f"{source}: {name}: expected {expected}, got {raw!r}") from None
 
 
 def load_settings(
@@ -125,4 +131,12 @@ def load_settings(
         if name not in types:
             raise ConfigError(f"unknown setting: {name}")
         values[name] = raw
-    return Settings(**values)
+    settings = Settings(**values)
+    for network in settings.allow_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"allow_networks: {network!r} is not a network; give CIDR such as 10.0.0.0/8"
+            ) from None
+    return settings

@@ -43,7 +43,7 @@ def normalize_charset(label: str | None) -> str | None:
         info = codecs.lookup(name)
     except LookupError:
         return None
-    if info.name in {"utf-7", "rot-13", "hz"} or not info._is_text_encoding:  # type: ignore[attr-defined]
+    if info.name in {"utf-7", "rot-13", "hz"} or not getattr(info, "_is_text_encoding", True):
         return None
     # A page cannot really be UTF-16/32 without a BOM and still carry an ASCII meta tag.
     if info.name.startswith(("utf-16", "utf-32")):
@@ -88,10 +88,10 @@ def decode_html(content: bytes | str, charset: str | None = None) -> str:
         text = _strict(content, "utf-8")
         if text is not None:
             return text
-    for encoding in declared:
-        if encoding is None:
+    for label in declared:
+        if label is None:
             continue
-        text = _strict(content, encoding)
+        text = _strict(content, label)
         if text is not None:
             return text
     # Most of the web is UTF-8: a strict decode that succeeds is a better answer than detection.

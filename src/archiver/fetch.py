@@ -99,12 +99,29 @@ def check_url(url: str) -> tuple[str, str, int]:
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves each host itself and dials only public addresses (unless private is allowed)."""
+class AddressPolicy:
+    """Which addresses may be dialled: public ones, plus the allowed networks, or all."""
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool = False, allow_networks: Iterable[str] = ()) -> None:
+        self.allow_private = allow_private
+        self.networks = [ipaddress.ip_network(n, strict=False) for n in allow_networks]
+
+    def allows(self, address: str) -> bool:
+        if self.allow_private or is_public_address(address):
+            return True
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves each host itself and dials only addresses the policy allows."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
         self._inner = httpcore.AnyIOBackend()
-        self._allow_private = allow_private
+        self._policy = policy
 
     async def connect_tcp(
         self,
@@ -124,10 +141,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"timed out resolving host {host!r}") from exc
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        if not self._allow_private:
-            blocked = [a for a in addresses if not is_public_address(a)]
-            if blocked:
-                raise _Blocked(host, blocked[0])
+        blocked = [a for a in addresses if not self._policy.allows(a)]
+        if blocked:
+            raise _Blocked(host, blocked[0])
         last: Exception | None = None
         for address in addresses:
             try:
@@ -164,7 +180,7 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
         keepalive_expiry=5.0,
         http1=True,
         http2=False,
-        network_backend=GuardedBackend(settings.allow_private),
+        network_backend=GuardedBackend(AddressPolicy(settings.allow_private, settings.allow_networks)),
     )
     return httpx.AsyncClient(
         transport=transport,

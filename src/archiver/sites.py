@@ -257,9 +257,9 @@ def rules_for_url(sites: list[SiteRules], url: str) -> SiteRules | None:
     host = (urlsplit(url).hostname or "").lower().rstrip(".")
     for site in sites:
         for domain in site.domains:
-            if host == domain or host.endswith("." + domain):
-                if best is None or len(domain) > best[0]:
-                    best = (len(domain), site)
+            matched = host == domain or host.endswith("." + domain)
+            if matched and (best is None or len(domain) > best[0]):
+                best = (len(domain), site)
     return best[1] if best else None
 
 

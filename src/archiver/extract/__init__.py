@@ -13,7 +13,6 @@ re-extracted when either changes.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -25,7 +24,7 @@ from archiver.extract.chrome import ChromeRules, find_main, strip_chrome
 from archiver.extract.metadata import PageMeta, read_metadata
 from archiver.extract.patterns import CHROME_PHRASE, SHORT_BLOCK
 from archiver.extract.related import RelatedRules, find_related
-from archiver.extract.text import absolute_url, clean_authors, iso_date, squash
+from archiver.extract.text import absolute_url, clean_authors, is_date_text, iso_date, squash
 from archiver.models import Article
 
 if TYPE_CHECKING:
@@ -100,9 +99,15 @@ def _choose_title(tree: LexborHTMLParser, meta: PageMeta, main: LexborNode | Non
             return h1
     if meta.title:
         return meta.title
-    for title in (meta.og_title, meta.html_title):
-        if title:
-            return _strip_site_name(title, meta.site_name)
+    if meta.og_title:
+        return _strip_site_name(meta.og_title, meta.site_name)
+    # Only <title> is left, and it names no h1: a page's own h1 of a few words beats a
+    # <title> that is often just the site's name.
+    headline = next((h for h in h1s if len(h.split()) >= 2), None)
+    if headline:
+        return headline
+    if meta.html_title:
+        return _strip_site_name(meta.html_title, meta.site_name)
     return h1s[0] if h1s else ""
 
 
@@ -145,18 +150,9 @@ def _drop_title(paragraphs: list[str], title: str) -> list[str]:
     return out
 
 
-_DATE_LINE = re.compile(
-    r"(?:(?:published|updated|posted|last updated)[:\s]+)?"
-    r"(?:\w+,?\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+\w+\.?,?\s+\d{4}|\w+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?"
-    r"\s+\d{4}|\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4})"
-    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[A-Z]{2,4})?)?",
-    re.IGNORECASE,
-)
-
-
 def _drop_dates(paragraphs: list[str]) -> list[str]:
     """Remove lines that are only a date (a dateline left from the article header)."""
-    return [p for p in paragraphs if not (len(p) < 60 and _DATE_LINE.fullmatch(p))]
+    return [p for p in paragraphs if not is_date_text(p)]
 
 
 def _is_complete(candidate: list[str], reference: list[str]) -> bool:
@@ -236,7 +232,7 @@ def extract_article(
         main.insert_before(heading)
 
     body, extractor = _choose_body(tree, base, main if rule_body is not None else None,
-                                   meta, title)
+                                   meta, title, main)
     if not body:
         raise ExtractError(url, "no article text found (the page may not be an article)")
 
@@ -261,7 +257,8 @@ def extract_article(
 
 
 def _choose_body(tree: LexborHTMLParser, url: str, rule_body: LexborNode | None,
-                 meta: PageMeta, title: str) -> tuple[list[str], str]:
+                 meta: PageMeta, title: str, main: LexborNode | None
+                 ) -> tuple[list[str], str]:
     if rule_body is not None:
         paragraphs = _drop_title(node_paragraphs(rule_body), title)
         if paragraphs:
@@ -273,7 +270,6 @@ def _choose_body(tree: LexborHTMLParser, url: str, rule_body: LexborNode | None,
             return structured, "json-ld"
     if generic:
         return generic, "generic"
-    main = find_main(tree)
     if main is not None:
         paragraphs = _drop_title(node_paragraphs(main), title)
         if paragraphs:

@@ -25,7 +25,8 @@ BLOCK_TAGS = frozenset({
     "summary", "hr", "center", "form", "fieldset", "caption",
 })
 SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head", "title",
-                       "iframe", "object", "video", "audio", "picture", "img", "source"})
+                       "iframe", "object", "video", "audio", "picture", "img", "source",
+                       "figcaption", "button", "form", "select", "textarea", "input"})
 _WORD = re.compile(r"\w+")
 
 
@@ -96,9 +97,7 @@ def xml_paragraphs(body: etree._Element) -> list[str]:
             if el.text and squash(el.text):
                 out.append(squash(el.text))
             for child in el:
-                if child.tag in {"item", "p", "row", "list", "quote", "head", "table", "code"}:
-                    add(child)
-                elif child.tag == "cell":
+                if child.tag in {"item", "p", "row", "list", "quote", "head", "table", "code"} or child.tag == "cell":
                     add(child)
                 else:
                     text = _element_text(child)
@@ -148,7 +147,7 @@ def trafilatura_paragraphs(html: str | etree._Element, url: str, *, fast: bool =
     return xml_paragraphs(body)
 
 
-_MARKUP = re.compile(r"<(?:p|div|br|span|a|h\d|em|strong|img|iframe|ul|li|body)\b", re.I)
+_MARKUP = re.compile(r"<(?:p|div|br|span|a|h\d|em|strong|img|iframe|ul|li|body)\b", re.IGNORECASE)
 
 
 def text_paragraphs(text: str) -> list[str]:

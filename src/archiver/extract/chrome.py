@@ -157,9 +157,11 @@ def is_byline(text: str, node: LexborNode) -> bool:
 
 
 def _phrase_matcher(phrases: Sequence[str]) -> re.Pattern[str] | None:
+    """Site phrases match a short block that is the phrase or starts with it ("Sharing:")."""
     if not phrases:
         return None
-    return re.compile("|".join(re.escape(squash(p)) for p in phrases), re.IGNORECASE)
+    return re.compile("(?:" + "|".join(re.escape(squash(p)) for p in phrases) + ").*",
+                      re.IGNORECASE | re.DOTALL)
 
 
 def strip_chrome(
@@ -214,6 +216,9 @@ def strip_chrome(
             for node in tree.css(selector):
                 doom(node)
     site_phrases = _phrase_matcher(rules.phrases) if rules is not None else None
+    for node in tree.css("ul, ol"):
+        if node.mem_id not in protected and is_link_list(node):
+            doom(node)
     if standfirst:
         for node in find_standfirst(tree, standfirst):
             doom(node)
@@ -256,6 +261,19 @@ def _drop_empty(tree: LexborHTMLParser) -> None:
         if not node.text(deep=True).strip():
             empty[node.mem_id] = node
     _remove(empty)
+
+
+def is_link_list(node: LexborNode) -> bool:
+    """A list of three or more items whose text is nearly all link text (headline lists,
+    "more stories", tag clouds): navigation, not prose."""
+    items = [li for li in node.iter() if li.tag == "li"]
+    if len(items) < 3:
+        return False
+    total = len(squash(node.text(deep=True)))
+    if total == 0:
+        return False
+    linked = sum(len(squash(a.text(deep=True))) for a in node.css("a"))
+    return linked >= 0.8 * total
 
 
 def find_standfirst(tree: LexborHTMLParser, description: str) -> list[LexborNode]:

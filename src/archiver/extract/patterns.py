@@ -79,13 +79,15 @@ _PHRASES = (
     r"(tweet|pin|email|print|whatsapp|facebook|twitter|linkedin|reddit|telegram|x)( this)?",
     r"send this story to a friend.{0,40}", r"click to share on .{1,40}",
     # related and load-more
-    r"(related|more|similar|recommended|latest|trending|popular)( related)? "
-    r"(articles?|posts?|stories|news|content|reads?|reading|coverage|videos?)",
+    (r"(related|more|similar|recommended|latest|trending|popular)( related)? "
+    r"(articles?|posts?|stories|news|content|reads?|reading|coverage|videos?)"),
     r"you (may|might) (also )?(like|enjoy|be interested in)", r"read (this )?next",
     r"recommended( for you)?", r"more from .{1,40}", r"further reading", r"see also",
     r"(also )?read (also|more)", r"read more( ?[»›→>]+)?", r"continue reading.{0,60}",
-    r"(read more|read also|also read|more on this|related|see also|recommended|must read|"
-    r"watch|listen|don['’]t miss)\s*[:|»›]\s*.{1,200}",
+    (r"(read more|read also|also read|more on this|related|see also|recommended|must read|"
+    r"watch|listen|don['’]t miss|lesen sie (auch|mehr)|mehr zum thema|à lire aussi|lire aussi|"
+    r"leggi anche|lee también|leia também|veja também|lees ook|czytaj (także|też)|läs också)"
+    r"\s*[:|»›]\s*.{1,200}"),
     r"no more (articles|posts|stories|results|items)", r"(load|show|view|see) more( \w+)?",
     r"(loading|loading more)( \w+)?\.*",
     # newsletter and subscription
@@ -110,14 +112,14 @@ _PHRASES = (
     r"skip to (main )?content", r"back to top", r"print( this)?( article| page)?",
     # paywalls
     r"to read the full (story|article).{0,60}", r"subscribe to (continue|keep) reading.{0,80}",
-    r"(continue|keep) reading (with|your) .{0,80}", r"(this|the) (article|story|content) is "
-    r"(for|available to|reserved for) (subscribers|members).{0,80}",
+    r"(continue|keep) reading (with|your) .{0,80}", (r"(this|the) (article|story|content) is "
+    r"(for|available to|reserved for) (subscribers|members).{0,80}"),
     r"(log|sign) in to (continue|read).{0,60}", r"create (a free|an) account.{0,80}",
     # multilingual basics
     r"(teilen|partager|compartir|condividi|compartilhar|delen|udostępnij)",
-    r"(weitere|ähnliche) artikel", r"(articles?|articoli|artículos|artigos) "
-    r"(similaires|correlati|relacionados)", r"(lesen sie auch|à lire aussi|lire aussi|"
-    r"leggi anche|lee también|leia também|lees ook|czytaj także|читайте также)",
+    r"(weitere|ähnliche) artikel", (r"(articles?|articoli|artículos|artigos) "
+    r"(similaires|correlati|relacionados)"), (r"(lesen sie auch|à lire aussi|lire aussi|"
+    r"leggi anche|lee también|leia também|lees ook|czytaj także|читайте также)"),
 )
 CHROME_PHRASE = re.compile(r"(?:" + "|".join(_PHRASES) + r")", re.IGNORECASE)
 

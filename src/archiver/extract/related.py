@@ -25,14 +25,12 @@ from archiver.extract.patterns import (
     SUMMARY_MARKUP,
     TITLE_MARKUP,
 )
-from archiver.extract.text import absolute_url, same_page, squash
+from archiver.extract.text import absolute_url, is_date_text, same_page, squash
 from archiver.models import RelatedLink
 
 _HEADING_TAGS = "h1, h2, h3, h4, h5, h6, [role=heading], strong, b, p, span, div, legend, caption"
-_EXCLUDED_REGIONS = {"nav", "footer", "header", "menu"}
 _MAX_CLIMB = 6
 _CARD_TEXT = 600  # characters of text one related card may hold, on average
-_DATE_ONLY = re.compile(r"^[\w ,.:/-]{0,40}\d{1,4}[\w ,.:/-]{0,40}$")
 
 
 @dataclass(frozen=True)
@@ -52,14 +50,28 @@ def _classes(node: LexborNode) -> str:
 
 
 def _in_excluded_region(node: LexborNode, stop: LexborNode | None = None) -> bool:
+    """Whether a node sits in navigation, a menu, or the page's (not a section's) header or
+    footer."""
     parent: LexborNode | None = node
-    while parent is not None and parent is not stop:
-        if parent.tag in _EXCLUDED_REGIONS or (parent.attributes.get("role") or "") in {
-            "navigation", "contentinfo", "menu", "menubar"
-        }:
-            return True
+    while parent is not None:
         if stop is not None and parent.mem_id == stop.mem_id:
             return False
+        tag = parent.tag
+        if tag in {"nav", "menu"} or (parent.attributes.get("role") or "") in {
+            "navigation", "contentinfo", "menu", "menubar", "banner"
+        }:
+            return True
+        if tag in {"header", "footer"} and not _inside_content(parent):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _inside_content(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in {"article", "section", "main", "aside"}:
+            return True
         parent = parent.parent
     return False
 
@@ -128,7 +140,7 @@ def _card_title(links: list[LexborNode], card: LexborNode, rules: RelatedRules |
         return best
     for link in links:
         label = link.attributes.get("aria-label") or link.attributes.get("title") or ""
-        label = re.sub(r"^(?:read more about|read more:?)\s+", "", squash(label), flags=re.I)
+        label = re.sub(r"^(?:read more about|read more:?)\s+", "", squash(label), flags=re.IGNORECASE)
         if label:
             return label
     return ""
@@ -153,7 +165,7 @@ def _card_summary(card: LexborNode, title: str, rules: RelatedRules | None) -> s
         text = squash(node.text(deep=True))
         if len(text) < 25 or text == title or title in text and len(text) < len(title) + 15:
             continue
-        if CHROME_PHRASE.fullmatch(text) or _DATE_ONLY.fullmatch(text):
+        if CHROME_PHRASE.fullmatch(text) or is_date_text(text):
             continue
         candidates.append(text)
     return candidates[0] if candidates else None

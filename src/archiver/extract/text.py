@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -18,6 +19,20 @@ _DATEISH = re.compile(
 )
 _AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b)\s*",
                            re.IGNORECASE)
+
+
+_DATE_LINE = re.compile(
+    r"(?:(?:published|updated|posted|last updated)[:\s]+)?"
+    r"(?:\w+,?\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+\w+\.?,?\s+\d{4}|\w+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?"
+    r"\s+\d{4}|\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4})"
+    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[A-Z]{2,4})?)?",
+    re.IGNORECASE,
+)
+
+
+def is_date_text(text: str) -> bool:
+    """Whether a short line is only a date (and time): "October 12, 2017", "Updated 3/4/25"."""
+    return len(text) < 60 and bool(_DATE_LINE.fullmatch(text.strip()))
 
 
 def squash(text: str | None) -> str:
@@ -68,7 +83,10 @@ def iso_date(value: str | None) -> str | None:
     from dateutil import parser as date_parser
 
     try:
-        parsed = date_parser.parse(text, fuzzy=False)
+        with warnings.catch_warnings():
+            # "EST"-style zone names: dateutil warns and returns a naive time; naive is right.
+            warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
+            parsed = date_parser.parse(text, fuzzy=False)
     except (ValueError, OverflowError, TypeError):
         return None
     if not (1990 <= parsed.year <= 2100):

@@ -97,16 +97,19 @@ def upgrade_archive(path: str | Path) -> list[str]:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
-    """One short write transaction; rolled back on any error."""
+    """One short write transaction; rolled back on any error, SQLite errors as StoreError."""
     conn = db.conn
     try:
         conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"cannot start a write on the archive: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot start a write on the archive: {_why(exc)}") from exc
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise StoreError(f"cannot write to the archive: {_why(exc)}") from exc
         raise
     else:
         try:
@@ -114,7 +117,19 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
         except sqlite3.DatabaseError as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise StoreError(f"cannot write to the archive: {exc}") from exc
+            raise StoreError(f"cannot write to the archive: {_why(exc)}") from exc
+
+
+def _why(exc: sqlite3.DatabaseError) -> str:
+    """SQLite's message, with what to do for the failures users meet."""
+    text = str(exc)
+    if "full" in text:
+        return f"{text}; nothing of this write was kept: free disk space, then run again"
+    if "readonly" in text or "read-only" in text:
+        return f"{text}; check the archive file and its folder are writable"
+    if "locked" in text or "busy" in text:
+        return f"{text}; another process held the archive too long: run again"
+    return text
 
 
 # --- writes ---------------------------------------------------------------------------------------

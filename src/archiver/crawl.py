@@ -1,0 +1,948 @@
+"""The scheduled crawl: sources -> discover -> frontier -> fetch -> extract -> store.
+
+One crawl run, as `archiver crawl` and `archiver demo` run it:
+
+1. The configured sources (site files' feeds, sitemaps and section pages, or `--start` URLs) go
+   into the frontier (SQLite, `archiver.store.frontier`) as due now.
+2. Hosts with due URLs are crawled in parallel (at most `max_hosts`), each by one worker that
+   honours robots.txt and waits `host_delay` (or the site's Crawl-delay, capped) between
+   requests, `host_concurrency` requests at a time.
+3. Each answer is handed to a pool of worker processes, which run the pure stages: discovery for
+   sources (`archiver.discover`), extraction for articles (`archiver.pipeline.extract_fetched`).
+   The queue between fetching and extracting is bounded, so memory stays flat however large the
+   crawl; this process alone writes SQLite.
+4. Discovered URLs join the frontier (deduplicated against it and the archive); articles are
+   stored (`archiver.store.store_result`: new, changed -> a new version, unchanged); the frontier
+   row records the outcome and when the URL is next due: retries for transient failures
+   (`RETRY_AFTER`), revisits of recent articles on a decaying schedule (`REVISIT_AFTER`).
+
+Sources and known articles are fetched with conditional GETs (If-None-Match/If-Modified-Since);
+a 304 stores nothing new. Every write is its own short transaction, so a crawl killed at any
+moment leaves a consistent archive and the next run carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, AsyncIterator
+from urllib.parse import urljoin
+
+import sqlite_utils
+
+from archiver import store
+from archiver.config import Settings
+from archiver.discover import Discovery, parse_date
+from archiver.errors import ArchiverError, ConfigError, FetchError, HTTPStatusError, StoreError
+from archiver.fetch import RETRY_STATUSES, Sleep, fetch, make_client, utc_now
+from archiver.models import Article, CrawlReport, Fetched, FetchFailure, FetchResult
+from archiver.pipeline import extract_fetched, failure_of
+from archiver.robots import (
+    ALLOW_ALL,
+    CACHE_SECONDS,
+    DISALLOW_ALL,
+    RobotsPolicy,
+    policy_from_response,
+    robots_url,
+)
+from archiver.sites import SiteRules, rules_for_url
+from archiver.store import frontier
+from archiver.store.frontier import FrontierEntry, NewURL
+from archiver.urls import host_key, normalize_url, origin, try_normalize
+
+log = logging.getLogger(__name__)
+
+# Retry policy for transient failures (transport errors, 408/429/5xx after fetch's own retries):
+# the n-th failure in a row is retried after RETRY_AFTER[n-1]; after the last, the URL is given up.
+RETRY_AFTER = (timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6), timedelta(days=1))
+# Revisits of an archived article, to catch corrections and updates: hours, then days, then
+# weeks, then never (and never past `revisit_days` after publication).
+REVISIT_AFTER = (
+    timedelta(hours=1),
+    timedelta(hours=6),
+    timedelta(days=1),
+    timedelta(days=3),
+    timedelta(weeks=1),
+    timedelta(weeks=3),
+)
+# Feeds and sitemaps found by discovery (not configured) are read again after this long, or
+# sooner when their sitemap index gives a newer lastmod. Configured sources are read every run.
+SOURCE_RECHECK = timedelta(hours=1)
+BATCH = 50  # due URLs read from the frontier at a time, per host
+SAVE_EVERY = 100  # results between progress writes of the crawl_runs row
+
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another crawl holds the lock; cron can simply try again later
+
+
+class CrawlLocked(ArchiverError):
+    """Another crawl is running on the same archive."""
+
+    kind = "locked"
+
+
+# --- sources ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """A URL a crawl starts from."""
+
+    url: str
+    kind: str  # feed, sitemap, section, start (told apart by content)
+    site: str | None = None
+    auto: bool = False  # also read the sitemaps its host's robots.txt names
+
+
+def _absolute(url: str, domains: Sequence[str], path: str) -> str:
+    if "://" in url:
+        return url
+    if not domains:
+        raise ConfigError(f"{path}: discovery: {url!r} is relative but the site names no domains")
+    return urljoin(f"https://{domains[0]}/", url)
+
+
+def sources_for_site(site: SiteRules) -> list[Source]:
+    """The sources a site file declares. A site that names no feeds or sitemaps is crawled from
+    its sections (its home page when none are named), the feeds those pages link to, and the
+    sitemaps in its robots.txt."""
+    disc = site.discovery
+    auto = not disc.feeds and not disc.sitemaps
+    sources: list[Source] = []
+    for kind, urls in (("feed", disc.feeds), ("sitemap", disc.sitemaps), ("section", disc.sections)):
+        for url in urls:
+            sources.append(Source(normalize_url(_absolute(url, site.domains, site.path)), kind, site.name, auto))
+    if not sources and site.domains:
+        sources.append(Source(normalize_url(f"https://{site.domains[0]}/"), "section", site.name, True))
+    return sources
+
+
+def plan_sources(
+    sites: Sequence[SiteRules], names: Sequence[str] = (), start_urls: Sequence[str] = ()
+) -> list[Source]:
+    """The sources of a run: `start_urls` if given (plus the sites in `names`), else every site
+    (or the named ones). Raises ConfigError for an unknown site name or a run with no sources."""
+    by_name = {site.name: site for site in sites}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        have = ", ".join(sorted(by_name)) or "none"
+        raise ConfigError(
+            f"no site file named {', '.join(unknown)} (site files: {have}); "
+            "see `archiver sites check`, or crawl any URL with --start URL"
+        )
+    chosen = [by_name[name] for name in names] if names else ([] if start_urls else list(sites))
+    sources = [src for site in chosen for src in sources_for_site(site)]
+    for url in start_urls:
+        target = normalize_url(url)
+        rules = rules_for_url(list(sites), target)
+        sources.append(Source(target, "start", rules.name if rules else None))
+    if not sources:
+        raise ConfigError(
+            "nothing to crawl: no site files declare sources; add feeds or sitemaps to "
+            "selectors/<site>.toml, or pass --start URL"
+        )
+    return list({src.url: src for src in sources}.values())
+
+
+# --- scheduling policy (pure) ------------------------------------------------------------------------
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def next_revisit(
+    published_at: str | None,
+    first_seen_at: str,
+    revisits: int,
+    fetched_at: str,
+    revisit_days: float,
+) -> str | None:
+    """When an archived article is next fetched again: REVISIT_AFTER[revisits] after the last
+    fetch, or never once the schedule is spent or the article is older than `revisit_days`."""
+    if revisit_days <= 0 or revisits >= len(REVISIT_AFTER):
+        return None
+    born = parse_iso(parse_date(published_at) or first_seen_at)
+    when = parse_iso(fetched_at) + REVISIT_AFTER[revisits]
+    if when > born + timedelta(days=revisit_days):
+        return None
+    return iso(when)
+
+
+def is_transient(failure: FetchFailure) -> bool:
+    """Worth trying again in a later run: transport errors and 408/429/5xx."""
+    return failure.kind == "transport" or (
+        failure.kind == "http-status" and failure.status in RETRY_STATUSES
+    )
+
+
+def next_retry(failure: FetchFailure, attempts: int, now: datetime) -> str | None:
+    """When a failed URL is tried again (`attempts` failures in a row so far), or never."""
+    if not is_transient(failure) or attempts > len(RETRY_AFTER):
+        return None
+    return iso(now + RETRY_AFTER[attempts - 1])
+
+
+# --- the lock ----------------------------------------------------------------------------------------
+
+
+def lock_path(db_path: str | Path) -> Path:
+    return Path(str(db_path) + ".lock")
+
+
+@contextmanager
+def crawl_lock(db_path: str | Path) -> Iterator[Path]:
+    """Hold the archive's crawl lock (an fcntl lock on `<db>.lock`, released by the kernel
+    however the process ends); raise CrawlLocked at once when another crawl holds it."""
+    path = lock_path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise CrawlLocked(
+                f"{db_path}: another crawl (pid {holder}) is running on this archive; "
+                "this run exits without crawling (it holds the lock file "
+                f"{path}; try again when it has finished)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+# --- work done in worker processes ---------------------------------------------------------------------
+
+_WORKER_SITES: tuple[SiteRules, ...] = ()
+
+
+def init_worker(sites: Sequence[SiteRules]) -> None:
+    """Worker process start: keep the site rules, so jobs carry only their page."""
+    global _WORKER_SITES
+    _WORKER_SITES = tuple(sites)
+    if multiprocessing.parent_process() is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the crawl process decides when to stop
+
+
+def extract_job(fetched: Fetched) -> Article | FetchFailure:
+    """Extract one article page (runs in a worker process)."""
+    try:
+        return extract_fetched(fetched, _WORKER_SITES)
+    except ArchiverError as exc:
+        return failure_of(fetched.url, exc)
+
+
+@dataclass(frozen=True)
+class LinkRules:
+    """Which links of a section page are articles (a site's patterns and domains)."""
+
+    patterns: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+
+
+def discover_job(fetched: Fetched, rules: LinkRules) -> Discovery | FetchFailure:
+    """Read the links of one source (runs in a worker process)."""
+    from archiver.discover import discover
+
+    try:
+        return discover(
+            fetched.content,
+            fetched.final_url,
+            fetched.content_type,
+            patterns=rules.patterns,
+            excludes=rules.excludes,
+            domains=rules.domains,
+        )
+    except ArchiverError as exc:
+        return failure_of(fetched.url, exc)
+
+
+def process_pool(sites: Sequence[SiteRules], workers: int) -> Executor:
+    """The extraction pool: `workers` processes (forked from a preloaded server where possible)."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["archiver.crawl"])
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(tuple(sites),)
+    )
+
+
+def inline_pool(sites: Sequence[SiteRules], workers: int = 1) -> Executor:
+    """A thread 'pool' in this process (for tests and tiny crawls: no process start-up)."""
+    return ThreadPoolExecutor(max_workers=1, initializer=init_worker, initargs=(tuple(sites),))
+
+
+# --- progress events ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrawlEvent:
+    """One thing a crawl did, for live progress and logs."""
+
+    kind: str  # start, fetched, discovered, blocked, failed, skipped, stop, done
+    url: str = ""
+    outcome: str = ""  # new, changed, unchanged, not-modified, failed, discovered, ...
+    status: int | None = None
+    detail: str = ""
+    report: CrawlReport | None = None
+
+
+Progress = Callable[[CrawlEvent], None]
+
+
+# --- politeness -----------------------------------------------------------------------------------------
+
+
+class HostGate:
+    """Spaces requests to one host: `concurrency` at a time, each `delay` seconds after the
+    previous one started and (one at a time) after it finished."""
+
+    def __init__(self, delay: float, concurrency: int) -> None:
+        self.delay = delay
+        self.concurrency = max(1, concurrency)
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._lock = asyncio.Lock()
+        self._ready_at = 0.0
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        async with self._slots:
+            async with self._lock:
+                wait = self._ready_at - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._ready_at = time.monotonic() + self.delay
+            try:
+                yield
+            finally:
+                if self.concurrency == 1:
+                    self._ready_at = max(self._ready_at, time.monotonic() + self.delay)
+
+
+# --- the crawler -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Counts:
+    discovered: int = 0
+    fetched: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    robots_blocked: int = 0
+
+
+@dataclass
+class _Host:
+    """A host being crawled: its gate, the URLs claimed and the results not yet stored."""
+
+    gate: HostGate
+    claimed: set[str] = field(default_factory=set)
+    pending: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class Crawler:
+    """One crawl run over an open archive (use `crawl`, or `run_crawl` for the lock too)."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        sources: Sequence[Source],
+        settings: Settings,
+        *,
+        sites: Sequence[SiteRules] = (),
+        command: str = "crawl",
+        progress: Progress | None = None,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Sleep = asyncio.sleep,
+        pool: Callable[[Sequence[SiteRules], int], Executor] = process_pool,
+    ) -> None:
+        self.db = db
+        self.sources = list(sources)
+        self.settings = settings
+        self.sites = list(sites)
+        self.site_rules = {site.name: site for site in sites}
+        self.command = command
+        self.progress = progress
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.sleep = sleep
+        self.make_pool = pool
+        self.counts = _Counts()
+        self.run_id = 0
+        self.hosts: dict[str, _Host] = {}
+        self.active: dict[str, asyncio.Task[None]] = {}
+        self.robots: dict[str, RobotsPolicy] = {}
+        self.robots_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.unavailable: set[str] = set()  # hosts whose robots.txt failed: skipped this run
+        self.auto_hosts = {host_key(s.url): s for s in self.sources if s.auto}
+        self.sources_read: set[str] = set()  # sources fetched this run (cycle detection)
+        self.started = 0.0
+        self.fetches_started = 0
+        self.processed = 0
+        self.stop_reason = "complete"
+        self.stopping = False
+        self.fatal: BaseException | None = None
+        self.wake: asyncio.Event | None = None
+
+    # -- helpers
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def emit(self, kind: str, url: str = "", outcome: str = "", status: int | None = None, detail: str = "") -> None:
+        if self.progress is not None:
+            self.progress(CrawlEvent(kind, url, outcome, status, detail, self.report()))
+
+    def report(self, queued: int = 0) -> CrawlReport:
+        return CrawlReport(
+            run_id=self.run_id,
+            duration=round(time.monotonic() - self.started, 3) if self.started else 0.0,
+            stop_reason=self.stop_reason,
+            queued=queued,
+            **vars(self.counts),
+        )
+
+    def stop(self, reason: str) -> None:
+        if not self.stopping:
+            self.stopping = True
+            self.stop_reason = reason
+            log.info("crawl stopping: %s", reason)
+            self.emit("stop", detail=reason)
+        if self.wake is not None:
+            self.wake.set()
+
+    def revisit(self, published: str | None, first_seen: str, revisits: int, fetched_at: str) -> str | None:
+        return next_revisit(published, first_seen, revisits, fetched_at, self.settings.revisit_days)
+
+    def link_rules(self, entry: FrontierEntry) -> LinkRules:
+        site = self.site_rules.get(entry.site or "")
+        if site is None:
+            return LinkRules()
+        disc = site.discovery
+        return LinkRules(disc.article_patterns, disc.exclude_patterns, site.domains)
+
+    def site_for(self, url: str, fallback: str | None) -> str | None:
+        rules = rules_for_url(self.sites, url)
+        return rules.name if rules else fallback
+
+    def budget_left(self) -> bool:
+        limit = self.settings.max_pages
+        if limit and self.fetches_started >= limit:
+            self.stop("max-pages")
+            return False
+        if self.settings.max_duration and time.monotonic() - self.started >= self.settings.max_duration:
+            self.stop("max-duration")
+            return False
+        return not self.stopping
+
+    # -- the run
+
+    async def run(self) -> CrawlReport:
+        self.started = time.monotonic()
+        self.wake = asyncio.Event()
+        now = iso(self.now())
+        self.run_id = frontier.start_run(self.db, self.command, now)
+        frontier.add_sources(
+            self.db,
+            [NewURL(s.url, host_key(s.url), s.kind, s.site) for s in self.sources],
+            now,
+        )
+        log.info("crawl run %d: %d source(s)", self.run_id, len(self.sources))
+        self.emit("start", detail=f"{len(self.sources)} source(s)")
+        loop = asyncio.get_running_loop()
+        handled = self._install_signals(loop)
+        workers = self.settings.extract_workers or os.cpu_count() or 1
+        self.slots = asyncio.Semaphore(max(2, 2 * workers))
+        self.pool = self.make_pool(self.sites, workers)
+        status = "running"
+        try:
+            async with make_client(self.settings) as client:
+                self.client = client
+                await self._schedule()
+            status = "done" if not self.counts.failed else "failed"
+            if self.stop_reason == "signal":
+                status = "interrupted"
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            report = self.report(self._due_count())
+            if status == "running":  # an exception on the way out
+                status = "failed"
+            try:
+                frontier.save_run(
+                    self.db, self.run_id, finished_at=utc_now(), status=status,
+                    duration=report.duration, stop_reason=report.stop_reason,
+                    **self._run_counters(),
+                )
+            except StoreError as exc:
+                log.error("cannot record the end of crawl run %d: %s", self.run_id, exc)
+        if self.fatal is not None:
+            raise self.fatal
+        self.emit("done", detail=report.summary())
+        return report
+
+    def _due_count(self) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM frontier WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?",
+            [iso(self.now())],
+        ).fetchone()
+        return int(row[0])
+
+    def _run_counters(self) -> dict[str, int]:
+        return dict(vars(self.counts))
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
+        handled: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                handled.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread, or no signals here: the default handling stays
+        return handled
+
+    def _on_signal(self, sig: int) -> None:
+        log.warning("received %s: finishing the fetches in flight, then stopping", signal.Signals(sig).name)
+        self.stop("signal")
+        try:  # a second signal acts at once
+            asyncio.get_running_loop().remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
+    async def _schedule(self) -> None:
+        assert self.wake is not None
+        while True:
+            if self.fatal is not None:
+                self.stop("error")
+            if not self.stopping:
+                self.budget_left()
+            room = self.settings.max_hosts - len(self.active)
+            if not self.stopping and room > 0:
+                skip = set(self.active) | self.unavailable
+                for host in frontier.due_hosts(self.db, iso(self.now()), limit=room + len(skip)):
+                    if host in skip:
+                        continue
+                    self.active[host] = asyncio.create_task(self._host_worker(host), name=f"host {host}")
+                    room -= 1
+                    if room <= 0:
+                        break
+            if not self.active:
+                break
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=0.5)
+            except TimeoutError:
+                pass
+            await asyncio.sleep(0.02)  # at most ~50 frontier scans a second
+
+    # -- one host
+
+    def _host(self, host: str) -> _Host:
+        state = self.hosts.get(host)
+        if state is None:
+            state = _Host(HostGate(self.settings.host_delay, self.settings.host_concurrency))
+            self.hosts[host] = state
+        return state
+
+    async def _host_worker(self, host: str) -> None:
+        state = self._host(host)
+        try:
+            while not self.stopping:
+                batch = frontier.due_entries(
+                    self.db, host, iso(self.now()), exclude=state.claimed, limit=BATCH
+                )
+                if not batch:
+                    if state.pending:  # what they discover may be due on this host
+                        await asyncio.wait(set(state.pending))
+                        continue
+                    break
+                for entry in batch:
+                    if not self.budget_left():
+                        break
+                    if not await self._visit(host, state, entry):
+                        break
+                else:
+                    continue
+                if host in self.unavailable:
+                    break
+            if state.pending:
+                await asyncio.wait(set(state.pending))
+        except Exception as exc:  # a bug or a dead store: stop the run, report it, lose nothing
+            log.exception("crawl of %s failed", host)
+            if self.fatal is None:
+                self.fatal = exc
+            self.stop("error")
+        finally:
+            self.active.pop(host, None)
+            if self.wake is not None:
+                self.wake.set()
+
+    async def _visit(self, host: str, state: _Host, entry: FrontierEntry) -> bool:
+        """Fetch one due URL and hand its answer on; False when the host is to be left."""
+        now = self.now()
+        policy = await self._robots(entry.url, state.gate)
+        if policy.mode == DISALLOW_ALL:
+            due = self._due_on_host(host)
+            self.counts.robots_blocked += due
+            self.unavailable.add(host)
+            log.warning("skipping %s for this run: %s (%d URL(s) left due)", host, policy.reason, due)
+            self.emit("blocked", entry.url, "robots-unavailable", detail=policy.reason)
+            return False
+        if self.settings.respect_robots and not policy.allows(entry.url, self.settings.user_agent):
+            self.counts.robots_blocked += 1
+            frontier.update(
+                self.db, entry.url, state="blocked", last_error="disallowed by robots.txt",
+                next_attempt_at=iso(now + timedelta(seconds=CACHE_SECONDS)), crawl_run_id=self.run_id,
+            )
+            self.emit("blocked", entry.url, "robots-blocked")
+            return True
+        if entry.kind == "article" and entry.state == "queued" and entry.last_attempt_at is None:
+            done = frontier.stored_since(self.db, entry.url, entry.discovered_at)
+            if done is not None:  # stored by a run killed before it marked the row
+                frontier.update(self.db, entry.url, state="done", article_id=done,
+                                last_attempt_at=entry.discovered_at,
+                                next_attempt_at=self.revisit(entry.published_at, entry.discovered_at, 0, entry.discovered_at))
+                return True
+        if entry.is_source:
+            if entry.url in self.sources_read:
+                frontier.update(self.db, entry.url, next_attempt_at=iso(now + SOURCE_RECHECK))
+                log.info("%s: already read in this run (a sitemap cycle?); skipped", entry.url)
+                return True
+            self.sources_read.add(entry.url)
+        headers = self._validators(entry)
+        state.claimed.add(entry.url)
+        self.fetches_started += 1
+        started_at = utc_now()
+        t0 = time.monotonic()
+        answer: Fetched | FetchError
+        try:
+            async with state.gate.turn():
+                try:
+                    answer = await fetch(self.client, entry.url, self.settings, headers=headers, sleep=self.sleep)
+                except FetchError as exc:
+                    answer = exc
+        except BaseException:
+            state.claimed.discard(entry.url)
+            raise
+        self.counts.fetched += 1
+        await self.slots.acquire()  # bounded: fetching waits while extraction is behind
+        task = asyncio.create_task(self._process(entry, answer, started_at, time.monotonic() - t0))
+        state.pending.add(task)
+
+        def finished(t: asyncio.Task[None]) -> None:
+            state.pending.discard(t)
+            state.claimed.discard(entry.url)
+            self.slots.release()
+            if self.wake is not None:
+                self.wake.set()
+
+        task.add_done_callback(finished)
+        return True
+
+    def _due_on_host(self, host: str) -> int:
+        row = self.db.execute(
+            "SELECT COUNT(*) FROM frontier WHERE host = ? AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?",
+            [host, iso(self.now())],
+        ).fetchone()
+        return int(row[0])
+
+    def _validators(self, entry: FrontierEntry) -> dict[str, str]:
+        etag, modified = entry.etag, entry.last_modified
+        if entry.kind == "article" and not (etag or modified):
+            etag, modified = frontier.page_validators(self.db, entry.url)
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if modified:
+            headers["If-Modified-Since"] = modified
+        return headers
+
+    # -- robots.txt
+
+    async def _robots(self, url: str, gate: HostGate) -> RobotsPolicy:
+        home = origin(url)
+        if not self.settings.respect_robots and home not in self.auto_origins():
+            return RobotsPolicy(home, ALLOW_ALL, reason="robots.txt not consulted")
+        async with self.robots_locks[home]:
+            policy = self.robots.get(home)
+            if policy is None:
+                policy = await self._load_robots(home, gate)
+                self.robots[home] = policy
+                self._apply_delay(policy, gate)
+                await self._robots_sitemaps(home, policy)
+        if not self.settings.respect_robots:
+            return RobotsPolicy(home, ALLOW_ALL, reason="robots.txt not consulted")
+        return policy
+
+    def auto_origins(self) -> set[str]:
+        return {origin(s.url) for s in self.auto_hosts.values()}
+
+    async def _load_robots(self, home: str, gate: HostGate) -> RobotsPolicy:
+        now = self.now()
+        cached = frontier.cached_robots(self.db, home, iso(now))
+        if cached is not None:
+            status, body = cached
+            return policy_from_response(home, status, body.encode("utf-8"))
+        status: int | None
+        try:
+            async with gate.turn():
+                answer = await fetch(self.client, robots_url(home), self.settings, sleep=self.sleep)
+            status, body_bytes = answer.status, answer.content
+        except HTTPStatusError as exc:
+            status, body_bytes = exc.status, b""
+        except FetchError as exc:
+            log.warning("%s: robots.txt unreachable (%s)", home, exc.reason)
+            status, body_bytes = None, b""
+        policy = policy_from_response(home, status, body_bytes)
+        if policy.cacheable and status is not None:
+            frontier.cache_robots(
+                self.db, home, status, policy.text, iso(now), iso(now + timedelta(seconds=CACHE_SECONDS))
+            )
+        return policy
+
+    def _apply_delay(self, policy: RobotsPolicy, gate: HostGate) -> None:
+        asked = policy.crawl_delay(self.settings.user_agent) if self.settings.respect_robots else None
+        if asked is not None:
+            delay = max(self.settings.host_delay, min(asked, self.settings.crawl_delay_cap))
+            if delay != gate.delay:
+                log.info("%s: Crawl-delay %gs (honoured as %gs)", policy.origin, asked, delay)
+            gate.delay = delay
+
+    async def _robots_sitemaps(self, home: str, policy: RobotsPolicy) -> None:
+        source = next((s for s in self.auto_hosts.values() if origin(s.url) == home), None)
+        if source is None or not policy.sitemaps:
+            return
+        items = []
+        for raw in policy.sitemaps:
+            url = try_normalize(raw, home + "/")
+            if url is not None:
+                items.append(NewURL(url, host_key(url), "sitemap", source.site, 1, robots_url(home)))
+        if items:
+            frontier.add_urls(self.db, items, iso(self.now()), self.revisit, self.run_id)
+            log.info("%s: %d sitemap(s) from robots.txt", home, len(items))
+
+    # -- results (this process: the only writer)
+
+    async def _process(self, entry: FrontierEntry, answer: Fetched | FetchError, started_at: str, duration: float) -> None:
+        try:
+            if isinstance(answer, FetchError):
+                self._failed(entry, failure_of(entry.url, answer), None, started_at, duration)
+            elif answer.status == 304:
+                self._not_modified(entry, answer, started_at, duration)
+            elif entry.kind == "article":
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(self.pool, extract_job, answer)
+                self._stored(entry, answer, result, started_at, duration)
+            else:
+                loop = asyncio.get_running_loop()
+                found = await loop.run_in_executor(self.pool, discover_job, answer, self.link_rules(entry))
+                self._discovered(entry, answer, found, started_at, duration)
+        except BrokenProcessPool as exc:
+            self.fatal = StoreError(f"the extraction worker processes died ({exc}); nothing was lost, run the crawl again")
+            self.stop("error")
+        except (StoreError, OSError) as exc:
+            log.error("%s: %s", entry.url, exc)
+            if self.fatal is None:
+                self.fatal = exc
+            self.stop("error")
+        self.processed += 1
+        if self.processed % SAVE_EVERY == 0:
+            frontier.save_run(self.db, self.run_id, **self._run_counters())
+
+    def _failed(self, entry: FrontierEntry, failure: FetchFailure, fetched: Fetched | None,
+                started_at: str, duration: float) -> None:
+        now = self.now()
+        attempts = entry.attempts + 1
+        retry = next_retry(failure, attempts, now)
+        result = FetchResult(entry.url, started_at, round(duration, 4), fetched=fetched, failure=failure)
+        store.store_result(self.db, result, site=entry.site, crawl_run_id=self.run_id)
+        frontier.update(
+            self.db, entry.url, state="failed", attempts=attempts, last_attempt_at=iso(now),
+            last_status=failure.status, last_error=f"{failure.kind}: {failure.message}"[:2000],
+            next_attempt_at=retry, crawl_run_id=self.run_id,
+        )
+        self.counts.failed += 1
+        log.warning("failed %s: %s%s", entry.url, failure.message,
+                    f" (retry at {retry})" if retry else " (given up)")
+        self.emit("failed", entry.url, "failed", failure.status, failure.message)
+
+    def _not_modified(self, entry: FrontierEntry, fetched: Fetched, started_at: str, duration: float) -> None:
+        self.counts.not_modified += 1
+        values: dict[str, Any] = dict(state="done", attempts=0, last_attempt_at=fetched.fetched_at,
+                                      last_status=304, last_error=None, crawl_run_id=self.run_id)
+        if entry.kind == "article":
+            result = FetchResult(entry.url, started_at, round(duration, 4), fetched=fetched)
+            store.store_result(self.db, result, site=entry.site, crawl_run_id=self.run_id)
+            known = frontier.archived(self.db, entry.url)
+            revisits = entry.revisits + (1 if entry.state != "queued" else 0)
+            values.update(
+                revisits=revisits,
+                article_id=known.article_id if known else entry.article_id,
+                next_attempt_at=self.revisit(
+                    entry.published_at, known.first_seen_at if known else entry.discovered_at,
+                    revisits, fetched.fetched_at,
+                ),
+            )
+        else:
+            values["next_attempt_at"] = self._source_next(entry)
+        frontier.update(self.db, entry.url, **values)
+        log.info("not modified %s", entry.url)
+        self.emit("fetched", entry.url, "not-modified", 304)
+
+    def _source_next(self, entry: FrontierEntry) -> str | None:
+        if entry.depth == 0:
+            return None  # configured sources are made due by each run
+        return iso(self.now() + SOURCE_RECHECK)
+
+    def _stored(self, entry: FrontierEntry, fetched: Fetched, result: Article | FetchFailure,
+                started_at: str, duration: float) -> None:
+        if isinstance(result, FetchFailure):
+            self._failed(entry, result, fetched, started_at, duration)
+            return
+        article = result
+        outcome = store.store_result(
+            self.db,
+            FetchResult(entry.url, started_at, round(duration, 4), fetched=fetched, article=article),
+            site=entry.site,
+            crawl_run_id=self.run_id,
+        )
+        setattr(self.counts, outcome.outcome.replace("-", "_"), getattr(self.counts, outcome.outcome.replace("-", "_")) + 1)
+        revisits = entry.revisits + (1 if entry.state != "queued" else 0)
+        published = parse_date(article.published_at) or entry.published_at
+        known = frontier.archived(self.db, article.key_url)
+        first_seen = known.first_seen_at if known else fetched.fetched_at
+        frontier.update(
+            self.db, entry.url, state="done", attempts=0, last_attempt_at=fetched.fetched_at,
+            last_status=fetched.status, last_error=None, etag=fetched.header("etag"),
+            last_modified=fetched.header("last-modified"), article_id=outcome.article_id,
+            published_at=published, revisits=revisits, crawl_run_id=self.run_id,
+            next_attempt_at=self.revisit(published, first_seen, revisits, fetched.fetched_at),
+        )
+        for other in {fetched.final_url, article.key_url} - {entry.url}:
+            alias = try_normalize(other)
+            if alias and alias != entry.url and outcome.article_id:
+                frontier.add_alias(
+                    self.db, NewURL(alias, host_key(alias), "article", entry.site, entry.depth, entry.url),
+                    outcome.article_id, fetched.fetched_at,
+                )
+        log.info("%s %s %r", outcome.outcome, entry.url, article.title)
+        self.emit("fetched", entry.url, outcome.outcome, fetched.status, article.title)
+
+    def _discovered(self, entry: FrontierEntry, fetched: Fetched, found: Discovery | FetchFailure,
+                    started_at: str, duration: float) -> None:
+        if isinstance(found, FetchFailure):
+            self._failed(entry, found, None, started_at, duration)
+            return
+        now = self.now()
+        depth = entry.depth + 1
+        items: list[NewURL] = []
+        for link in found.articles:
+            items.append(NewURL(link.url, host_key(link.url), "article", self.site_for(link.url, entry.site),
+                                depth, entry.url, link.published_at, link.modified_at))
+        children = [(link.url, link.modified_at, "sitemap") for link in found.sitemaps]
+        children += [(url, None, "feed") for url in found.feeds]
+        for url, modified, kind in children:
+            if url == entry.url or url in self.sources_read:
+                log.info("%s: lists %s, already read in this run (a cycle); not followed", entry.url, url)
+                continue
+            if depth > self.settings.max_sitemap_depth:
+                log.warning("%s: %s is %d levels deep, past max_sitemap_depth %d; not followed",
+                            entry.url, url, depth, self.settings.max_sitemap_depth)
+                continue
+            items.append(NewURL(url, host_key(url), kind, self.site_for(url, entry.site), depth,
+                                entry.url, None, modified))
+        added = frontier.add_urls(self.db, items, iso(now), self.revisit, self.run_id)
+        new_articles = sum(1 for item in items if item.kind == "article" and item.url in set(added))
+        self.counts.discovered += new_articles
+        frontier.update(
+            self.db, entry.url, state="done", attempts=0, last_attempt_at=fetched.fetched_at,
+            last_status=fetched.status, last_error=None, etag=fetched.header("etag"),
+            last_modified=fetched.header("last-modified"), next_attempt_at=self._source_next(entry),
+            crawl_run_id=self.run_id,
+        )
+        for note in found.notes:
+            log.warning("%s: %s", entry.url, note)
+        log.info("read %s %s: %d link(s), %d new", found.kind, entry.url, len(found.articles), new_articles)
+        self.emit("discovered", entry.url, found.kind, fetched.status,
+                  f"{len(found.articles)} link(s), {new_articles} new")
+
+
+# --- entry points ------------------------------------------------------------------------------------------
+
+
+def crawl(
+    db: sqlite_utils.Database,
+    sources: Sequence[Source],
+    settings: Settings,
+    *,
+    sites: Sequence[SiteRules] = (),
+    command: str = "crawl",
+    progress: Progress | None = None,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Sleep = asyncio.sleep,
+    pool: Callable[[Sequence[SiteRules], int], Executor] = process_pool,
+) -> CrawlReport:
+    """Run one crawl over an open archive and return its report (no lock: see `run_crawl`)."""
+    crawler = Crawler(db, sources, settings, sites=sites, command=command, progress=progress,
+                      clock=clock, sleep=sleep, pool=pool)
+    return asyncio.run(crawler.run())
+
+
+def run_crawl(
+    db_path: str | Path,
+    sources: Sequence[Source],
+    settings: Settings,
+    *,
+    sites: Sequence[SiteRules] = (),
+    command: str = "crawl",
+    progress: Progress | None = None,
+    pool: Callable[[Sequence[SiteRules], int], Executor] = process_pool,
+) -> CrawlReport:
+    """Take the archive's crawl lock (CrawlLocked if another crawl has it), open the archive and
+    crawl. This is what `archiver crawl` and `archiver demo` run."""
+    with crawl_lock(db_path):
+        db = store.open_archive(db_path)
+        try:
+            return crawl(db, sources, settings, sites=sites, command=command, progress=progress, pool=pool)
+        finally:
+            db.conn.close()
+
+
+__all__ = [
+    "EXIT_LOCKED",
+    "CrawlEvent",
+    "CrawlLocked",
+    "Crawler",
+    "Source",
+    "crawl",
+    "crawl_lock",
+    "next_retry",
+    "next_revisit",
+    "plan_sources",
+    "run_crawl",
+    "sources_for_site",
+]

@@ -1,0 +1,89 @@
+"""The extraction benchmark: its metric, its directory layout, its command, and the AEB gate."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archiver.bench import load_pages, page_scores, run_bench, score, shingles
+from archiver.cli import main
+from archiver.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+AEB = ROOT.parent / "shared" / "aeb"
+FLOOR = json.loads((ROOT / "tests" / "aeb_floor.json").read_text(encoding="utf-8"))["f1"]
+
+TEXT = "The council approved the budget on Tuesday night after a long debate."
+PAGE = ("<html><head><title>Budget</title></head><body><main><article><h1>Budget approved</h1>"
+        "<p>" + f"{TEXT} " * 3 + "</p><p>Members voted seven to two, and the plan takes effect "
+        "in June, officials said on Wednesday.</p></article></main></body></html>")
+
+
+def test_shingles_follow_the_benchmark() -> None:
+    assert shingles("a b c") == {("a", "b", "c"): 1}
+    assert sum(shingles("one two three four five").values()) == 2
+    assert shingles("") == {}
+
+
+def test_page_scores() -> None:
+    assert page_scores(TEXT, TEXT) == (1.0, 1.0)
+    precision, recall = page_scores(TEXT, TEXT + " Subscribe to our newsletter today please")
+    assert recall == 1.0 and precision < 1.0
+    assert page_scores(TEXT, "") == (1.0, 0.0)
+    assert page_scores("", "") == (1.0, 1.0)
+
+
+def _dataset(tmp_path: Path) -> Path:
+    (tmp_path / "html").mkdir(parents=True)
+    (tmp_path / "html" / "a.html").write_text(PAGE, encoding="utf-8")
+    (tmp_path / "html" / "b.html.gz").write_bytes(gzip.compress(PAGE.encode()))
+    truth = {pid: {"articleBody": f"{TEXT} " * 3 + "\nMembers voted seven to two, and the plan "
+                   "takes effect in June, officials said on Wednesday.",
+                   "url": f"https://news.example/{pid}/budget-approved"} for pid in ("a", "b")}
+    (tmp_path / "ground-truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    return tmp_path
+
+
+def test_corpus_scores_and_accuracy(tmp_path: Path) -> None:
+    pages = load_pages(_dataset(tmp_path))
+    assert [p.id for p in pages] == ["a", "b"]
+    result = score("x", pages, {"a": pages[0].truth, "b": ""}, 1.0)
+    assert result.recall == 0.5 and result.precision == 1.0 and result.accuracy == 0.5
+
+
+def test_bad_layout_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ground truth"):
+        load_pages(tmp_path)
+
+
+def test_run_bench_scores_both_extractors(tmp_path: Path) -> None:
+    report = run_bench(_dataset(tmp_path))
+    assert report.archiver.f1 == pytest.approx(1.0)
+    assert report.trafilatura is not None and report.speed_ratio is not None
+    assert set(report.predictions) == {"a", "b"}
+
+
+def test_cli_bench_extract_prints_two_rows_and_writes_predictions(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data")
+    out = tmp_path / "pred.json"
+    result = CliRunner().invoke(main, ["bench", "extract", str(data), "--predictions", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "archiver" in result.output and "trafilatura" in result.output
+    assert "speed ratio" in result.output
+    predictions = json.loads(out.read_text(encoding="utf-8"))
+    assert set(predictions) == {"a", "b"}
+    assert "Budget approved" not in predictions["a"]["articleBody"]
+    assert predictions["a"]["articleBody"].startswith("The council approved")
+
+
+@pytest.mark.skipif(not (AEB / "ground-truth.json").exists(),
+                    reason="../shared/aeb (the Article Extraction Benchmark set) is not present")
+def test_aeb_f1_does_not_fall_below_the_committed_floor() -> None:
+    report = run_bench(AEB, compare=False)
+    assert report.archiver.pages == 181
+    assert report.archiver.f1 >= FLOOR, (
+        f"F1 {report.archiver.f1:.4f} fell below the floor {FLOOR} (tests/aeb_floor.json)")

@@ -1,0 +1,151 @@
+"""Discovery from feeds, sitemaps and section pages (pure functions over bytes), and safe XML."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from archiver.discover import (
+    MAX_XML_BYTES,
+    discover,
+    inflate,
+    parse_date,
+    parse_feed,
+    parse_section,
+    parse_sitemap,
+    sniff,
+)
+from archiver.errors import ExtractError, TooLarge
+
+from crawlsite import article_path, atom, index, news_sitemap, rdf, rss2, urlset
+
+BASE = "https://news.example"
+
+
+def filled(text: str) -> bytes:
+    return text.replace("%ORIGIN%", BASE).encode()
+
+
+def urls(found) -> list[str]:  # type: ignore[no-untyped-def]
+    return [link.url for link in found.articles]
+
+
+def test_rss2_links_are_normalised_and_dated():
+    found = discover(filled(rss2([0, 1])), BASE + "/feed.rss", "application/rss+xml")
+    assert found.kind == "rss"
+    assert urls(found) == [BASE + article_path(0), BASE + article_path(1)]  # utm_* removed
+    assert found.articles[0].published_at == "2026-03-01T08:00:00Z"
+
+
+def test_rss2_guid_permalink_and_feedburner_origlink():
+    feed = b"""<rss version="2.0" xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"><channel>
+    <item><guid>https://news.example/2026/01/guid-only-story-about-things</guid></item>
+    <item><link>https://feeds.example/~r/x/123</link>
+      <feedburner:origLink>https://news.example/2026/01/original-story</feedburner:origLink></item>
+    <item><guid isPermaLink="false">tag:xyz</guid></item></channel></rss>"""
+    assert urls(parse_feed(feed, BASE)) == [
+        BASE + "/2026/01/guid-only-story-about-things",
+        BASE + "/2026/01/original-story",
+    ]
+
+
+def test_rss1_rdf():
+    found = discover(filled(rdf([2, 3])), BASE + "/feed.rdf")
+    assert found.kind == "rdf" and urls(found) == [BASE + article_path(2), BASE + article_path(3)]
+    assert found.articles[1].published_at == "2026-03-01T11:00:00Z"
+
+
+def test_atom_with_xml_base_and_alternate_links():
+    found = discover(filled(atom([4])), BASE + "/atom.xml")
+    assert found.kind == "atom" and urls(found) == [BASE + article_path(4)]
+    assert found.articles[0].published_at == "2026-03-01T12:00:00Z"
+    assert found.articles[0].modified_at == "2026-03-01T12:00:00Z"
+
+
+def test_sitemap_index_plain_gzipped_and_news_sitemaps():
+    idx = discover(filled(index(["/a.xml", "/b.xml.gz"])), BASE + "/sitemap_index.xml")
+    assert idx.kind == "sitemap-index" and [s.url for s in idx.sitemaps] == [BASE + "/a.xml", BASE + "/b.xml.gz"]
+    plain = discover(filled(urlset([0, 1])), BASE + "/a.xml")
+    assert plain.kind == "sitemap" and plain.articles[1].modified_at == "2026-03-01T09:00:00Z"
+    zipped = discover(gzip.compress(filled(urlset([5]))), BASE + "/b.xml.gz", "application/gzip")
+    assert urls(zipped) == [BASE + article_path(5)]
+    news = discover(filled(news_sitemap([7])), BASE + "/news.xml")
+    assert news.articles[0].published_at == "2026-03-01T15:00:00Z" and news.articles[0].title == "Story 7"
+
+
+def test_section_page_links_and_alternate_feeds():
+    page = b"""<html><head><base href="https://news.example/world/">
+    <link rel="alternate" type="application/rss+xml" title="World" href="/world/feed/">
+    <link rel="alternate" type="application/rss+xml" title="Comments Feed" href="/comments/feed/">
+    <link rel="alternate" type="application/atom+xml" href="atom.xml"></head><body>
+    <a href="2026/03/first-story-about-the-harbour/">one</a>
+    <a href="/world/2026/03/first-story-about-the-harbour/#comments">again</a>
+    <a href="https://other.example/2026/03/someone-elses-story-about-things/">off site</a>
+    <a href="/tag/harbour/">tag</a><a href="/world/">self</a><a href="mailto:x@y.z">mail</a>
+    <a href="/p/12345-x">by pattern</a></body></html>"""
+    found = parse_section(page, BASE + "/world/")
+    assert urls(found) == [BASE + "/world/2026/03/first-story-about-the-harbour/", BASE + "/p/12345-x"]
+    assert found.feeds == (BASE + "/world/feed/", BASE + "/world/atom.xml")
+    by_pattern = parse_section(page, BASE + "/world/", patterns=[r"/p/\d+"])
+    assert urls(by_pattern) == [BASE + "/p/12345-x"]
+
+
+def test_sniffing_tells_sources_apart():
+    assert sniff(filled(rss2([0]))) == "feed"
+    assert sniff(filled(atom([0]))) == "feed"
+    assert sniff(filled(urlset([0]))) == "sitemap"
+    assert sniff(b"<!DOCTYPE html><html><body></body></html>") == "html"
+    assert sniff(b"%PDF-1.4") == "unknown"
+    with pytest.raises(ExtractError, match="neither a feed, a sitemap nor an HTML page"):
+        discover(b"%PDF-1.4 ...", BASE + "/x.pdf", "application/pdf")
+
+
+def test_entities_are_never_expanded():
+    laughs = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">
+    <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+    <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+    <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+    <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+    <url><loc>https://news.example/2026/a-story-&lol4;</loc></url></urlset>"""
+    found = parse_sitemap(laughs, BASE + "/s.xml")
+    assert all(len(u) < 200 for u in urls(found))
+
+
+def test_external_entities_and_the_network_are_never_loaded(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    xxe = f"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file://{secret}">]>
+    <rss version="2.0"><channel><item><link>https://news.example/2026/03/a-story-&x;</link></item>
+    </channel></rss>""".encode()
+    assert not [u for u in urls(parse_feed(xxe, BASE)) if "TOP-SECRET" in u]
+
+
+def test_gzip_bombs_stop_at_the_cap():
+    bomb = gzip.compress(b"<" + b" " * (MAX_XML_BYTES + 10))
+    with pytest.raises(TooLarge):
+        inflate(bomb, BASE + "/bomb.xml.gz")
+    with pytest.raises(TooLarge):
+        inflate(b"x" * 101, BASE, limit=100)
+
+
+def test_broken_xml_is_a_clear_error():
+    with pytest.raises(ExtractError, match="not a sitemap"):
+        parse_sitemap(b"<html><body>hi</body></html>", BASE + "/s.xml")
+    with pytest.raises(ExtractError):
+        parse_feed(b"\x00\x01", BASE + "/f.xml")
+
+
+@pytest.mark.parametrize(
+    "raw, want",
+    [
+        ("Tue, 10 Jun 2025 09:15:00 +0300", "2025-06-10T06:15:00Z"),
+        ("2025-06-10T09:15:00+03:00", "2025-06-10T06:15:00Z"),
+        ("2025-06-10", "2025-06-10T00:00:00Z"),
+        ("2025-06-10T09:15:00Z", "2025-06-10T09:15:00Z"),
+        ("not a date", None),
+        ("", None),
+    ],
+)
+def test_parse_date(raw, want):
+    assert parse_date(raw) == want

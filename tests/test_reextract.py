@@ -1,0 +1,116 @@
+"""`archiver reextract`: the current extractors over stored pages; versions only where changed."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import archiver.pipeline
+import archiver.reextract
+from archiver import store
+from archiver.errors import ConfigError, ExtractError
+from archiver.pipeline import archive_urls
+from archiver.reextract import reextract
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
+
+
+@pytest.fixture()
+def archive(tmp_path, server, settings):  # type: ignore[no-untyped-def]
+    db = store.open_archive(tmp_path / "archive.db")
+    urls = [f"{server.base_url}/pages/{name}.html" for name in ("seed-plain", "other-plain")]
+    urls.append(f"{server.base_url}/pdf")  # a stored page that is not HTML
+    results = archive_urls(db, urls, settings)
+    assert [o.outcome for _, o in results] == ["new", "new", "failed"]
+    return db
+
+
+def snapshot(db):  # type: ignore[no-untyped-def]
+    return db.execute(
+        "SELECT id, versions, content_hash, authors, last_fetched_at, last_changed_at FROM articles "
+        "ORDER BY id"
+    ).fetchall()
+
+
+def test_same_extractors_change_nothing(archive):
+    before = snapshot(archive)
+    report = reextract(archive)
+    assert (report.examined, report.changed) == (3, 0)
+    assert report.outcomes == {"unchanged": 2, "skipped": 1}  # the PDF is skipped
+    assert snapshot(archive) == before
+    assert archive["article_versions"].count == 2
+
+
+def test_a_changed_result_becomes_a_version_once(archive, monkeypatch):
+    real = archiver.reextract.extract_fetched
+
+    def improved(fetched, sites=()):  # type: ignore[no-untyped-def]
+        article = real(fetched, sites)
+        if "seed-plain" in fetched.url:
+            return replace(article, body=article.body.rsplit("\n\n", 1)[0])  # drops a paragraph
+        return article
+
+    monkeypatch.setattr(archiver.reextract, "extract_fetched", improved)
+    before = dict((row[0], row) for row in snapshot(archive))
+    report = reextract(archive)
+    assert report.outcomes == {"changed": 1, "unchanged": 1, "skipped": 1}
+    seed = archive.execute("SELECT id FROM articles WHERE fetched_url LIKE '%seed-plain%'").fetchone()[0]
+    after = dict((row[0], row) for row in snapshot(archive))
+    assert after[seed][1] == 2  # versions
+    assert after[seed][4] == before[seed][4]  # last_fetched_at: nothing was fetched
+    diff = archive.execute(
+        "SELECT diff FROM article_versions WHERE article_id = ? AND version = 2", [seed]
+    ).fetchone()[0]
+    lines = diff.split("\n")[2:]  # after the --- / +++ header
+    assert [line[0] for line in lines if line.startswith(("+", "-"))] == ["-"]  # one removed
+    # the same extractors again: nothing more
+    assert reextract(archive).changed == 0
+    assert archive["article_versions"].count == 3
+
+
+def test_metadata_only_changes_update_in_place(archive, monkeypatch):
+    real = archiver.reextract.extract_fetched
+    monkeypatch.setattr(
+        archiver.reextract, "extract_fetched",
+        lambda fetched, sites=(): replace(real(fetched, sites), authors=("Nova Writer",)),
+    )
+    report = reextract(archive)
+    assert report.outcomes == {"updated": 2, "skipped": 1} and report.changed == 0
+    assert {row[0] for row in archive.execute("SELECT authors FROM articles")} == {'["Nova Writer"]'}
+    assert archive["article_versions"].count == 2
+
+
+def test_a_page_that_failed_extraction_becomes_an_article(tmp_path, server, settings, monkeypatch):
+    db = store.open_archive(tmp_path / "archive.db")
+    url = f"{server.base_url}/pages/other-plain.html"
+
+    def broken(fetched, sites=()):  # type: ignore[no-untyped-def]
+        raise ExtractError(fetched.url, "the old extractor found nothing")
+
+    monkeypatch.setattr(archiver.pipeline, "extract_fetched", broken)
+    [(result, outcome)] = archive_urls(db, [url], settings)
+    assert outcome.outcome == "failed" and db["articles"].count == 0 and db["pages"].count == 1
+    monkeypatch.undo()
+    report = reextract(db)
+    assert report.outcomes == {"new": 1} and report.changed == 1
+    title, page_id = db.execute("SELECT title, page_id FROM articles").fetchone()
+    assert title.startswith("Coastal Rail Line Reopens") and page_id == 1
+    assert reextract(db).outcomes == {"unchanged": 1}
+
+
+def test_site_filter(archive):
+    archive.execute("UPDATE articles SET site = 'courier' WHERE id = 2")
+    assert reextract(archive, site="courier").examined == 1
+    with pytest.raises(ConfigError, match="--site 'nope'"):
+        reextract(archive, site="nope")
+
+
+def test_reextract_command(archive, run_cli, tmp_path):
+    archive.close()
+    shutil.copytree(Path(__file__).resolve().parent.parent / "selectors", tmp_path / "selectors")
+    result = run_cli("reextract", "--db", str(tmp_path / "archive.db"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("0 of 3 page(s) changed (1 skipped, 2 unchanged)")
