@@ -202,7 +202,7 @@ def test_article_view_shows_paragraphs_related_links_and_versions(page, served, 
 
 
 def test_hostile_title_is_shown_as_text_and_never_run(page, served, archive):  # type: ignore[no-untyped-def]
-    _, urls = archive
+    _, _urls = archive
     # the list, the reading view, a search hit, a canned query and a facet all show it
     page.goto(f"{served}/archive/articles?_search=breakwater")
     assert page.locator(".archiver-item-title").all_inner_texts() == [HOSTILE_TITLE]

@@ -245,3 +245,19 @@ def test_plan_sources_names_unknown_sites():
         plan_sources([])
     (src,) = plan_sources([], start_urls=["HTTP://Example.COM:80/feed#x"])
     assert src == Source("http://example.com/feed", "start", None)
+
+
+def test_site_files_declare_sources():
+    from archiver.sites import Discovery, SiteRules
+
+    declared = SiteRules(
+        name="gazette", path="selectors/gazette.toml", domains=("news.example",),
+        discovery=Discovery(feeds=("/feed/",), sections=("https://news.example/world/",)),
+    )
+    bare = SiteRules(name="bare", path="selectors/bare.toml", domains=("bare.example",))
+    assert plan_sources([declared, bare]) == [
+        Source("https://news.example/feed/", "feed", "gazette", False),
+        Source("https://news.example/world/", "section", "gazette", False),
+        Source("https://bare.example/", "section", "bare", True),  # + robots.txt sitemaps, feeds
+    ]
+    assert [s.site for s in plan_sources([declared, bare], ["bare"])] == ["bare"]

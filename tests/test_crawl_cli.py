@@ -127,3 +127,20 @@ def test_a_crawl_killed_mid_run_completes_on_the_next_with_each_article_once(tmp
     assert runs == [("interrupted", "killed"), ("done", "complete")]
     assert rows(db, "SELECT state, COUNT(*) FROM frontier GROUP BY state") == [("done", n + 4)]
     assert rows(db, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_crawl_every_site_file(run_cli, tmp_path):
+    site = make_site(tmp_path / "site", 3)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    with serve_site(site) as server:
+        (rules / "gazette.toml").write_text(
+            '[site]\nname = "gazette"\ndomains = ["127.0.0.1"]\n'
+            f'[discovery]\nfeeds = ["{server.base_url}/feed.rdf"]\n'
+            'article_patterns = ["/news/"]\n'
+        )
+        proc = run_cli("crawl", "--sites", str(rules), "--allow-private", "--host-delay", "0",
+                       "--workers", "1", "--log-format", "plain")
+    assert proc.returncode == 0, proc.stderr
+    db = tmp_path / "data" / "archive.db"
+    assert rows(db, "SELECT site, COUNT(*) FROM articles GROUP BY site") == [("gazette", 3)]

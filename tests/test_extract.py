@@ -249,3 +249,9 @@ def test_non_article_pages_raise(content: bytes | str) -> None:
     with pytest.raises(ExtractError) as info:
         extract_article(content, "https://crier.example/")
     assert "https://crier.example/" in str(info.value)
+
+
+def test_absurdly_deep_page_is_an_extract_error_not_a_crash() -> None:
+    page = "<html><body>" + "<div>" * 5000 + "<p>deep text</p>" + "</div>" * 5000 + "</body></html>"
+    with pytest.raises(ExtractError, match="nest"):
+        extract_article(page, "https://crier.example/deep")

@@ -90,3 +90,13 @@ def test_utf7_is_never_decoded_as_utf7(base_url, settings, sleeps):
     if result.article is not None:
         assert "<script>" not in result.article.body
         assert "+ADw-script" in result.article.body
+
+
+def test_nesting_guard_counts_only_elements_that_need_closing():
+    from archiver.extract.guard import MAX_DEPTH, too_deep
+
+    assert too_deep("<div>" * (MAX_DEPTH + 1))
+    assert too_deep("<div>a<br><p>b" * (MAX_DEPTH + 1))  # <p> closes itself, the divs nest
+    assert not too_deep("<p>a<br>b<img src=x><li>c" * (MAX_DEPTH * 2))
+    assert not too_deep("<div>x</div>" * (MAX_DEPTH * 2))
+    assert not too_deep("</div>" * MAX_DEPTH + "<div></div>" * MAX_DEPTH)

@@ -54,11 +54,11 @@ def test_a_changed_result_becomes_a_version_once(archive, monkeypatch):
         return article
 
     monkeypatch.setattr(archiver.reextract, "extract_fetched", improved)
-    before = dict((row[0], row) for row in snapshot(archive))
+    before = {row[0]: row for row in snapshot(archive)}
     report = reextract(archive)
     assert report.outcomes == {"changed": 1, "unchanged": 1, "skipped": 1}
     seed = archive.execute("SELECT id FROM articles WHERE fetched_url LIKE '%seed-plain%'").fetchone()[0]
-    after = dict((row[0], row) for row in snapshot(archive))
+    after = {row[0]: row for row in snapshot(archive)}
     assert after[seed][1] == 2  # versions
     assert after[seed][4] == before[seed][4]  # last_fetched_at: nothing was fetched
     diff = archive.execute(
@@ -91,7 +91,7 @@ def test_a_page_that_failed_extraction_becomes_an_article(tmp_path, server, sett
         raise ExtractError(fetched.url, "the old extractor found nothing")
 
     monkeypatch.setattr(archiver.pipeline, "extract_fetched", broken)
-    [(result, outcome)] = archive_urls(db, [url], settings)
+    [(_result, outcome)] = archive_urls(db, [url], settings)
     assert outcome.outcome == "failed" and db["articles"].count == 0 and db["pages"].count == 1
     monkeypatch.undo()
     report = reextract(db)

@@ -292,3 +292,15 @@ def test_serve_upgrades_an_older_archive_first(tmp_path, monkeypatch):
     assert store.upgrade_archive(path) == []
     data = get(make_datasette(path), "/archive/pages.json?_shape=objects")
     assert "headers" in data["columns"]
+
+
+def test_articles_written_while_serving_show_up(tmp_path):
+    path = tmp_path / "live.db"
+    writer = store.open_archive(path)
+    stored(writer, RAIL, "2026-01-01T10:00:00Z")
+    ds = make_datasette(path)
+    assert len(rows(ds, "/archive/articles.json")) == 1
+    stored(writer, HARBOUR, "2026-01-01T11:00:00Z")  # a crawl writing while Datasette reads
+    assert [r["title"] for r in rows(ds, "/archive/articles.json?_search=harbour")] == [HARBOUR.title]
+    assert len(rows(ds, "/archive/articles.json")) == 2
+    writer.close()

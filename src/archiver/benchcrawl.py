@@ -345,12 +345,12 @@ def run_crawl_bench(page_counts: Sequence[int], *, hosts: int = 10, workers: int
 def format_crawl_bench(results: Sequence[CrawlBench]) -> str:
     lines = [
         f"{'pages':>6} {'hosts':>5} {'crawl p/s':>9} {'extract p/s':>11} {'ratio':>6} "
-        f"{'crawl cores':>11} {'server cores':>12} {'crawl RSS MB':>12} {'+workers MB':>11} {'stored':>6}"
+        f"{'crawl cores':>11} {'extract cores':>13} {'server cores':>12} {'crawl RSS MB':>12} {'+workers MB':>11} {'stored':>6}"
     ]
     for r in results:
         lines.append(
             f"{r.pages:>6} {r.hosts:>5} {r.crawl_pages_per_s:>9.1f} {r.extract_pages_per_s:>11.1f} "
-            f"{r.ratio:>6.0%} {r.crawl_cpu_cores:>11.2f} {r.server_cpu_cores:>12.2f} "
+            f"{r.ratio:>6.0%} {r.crawl_cpu_cores:>11.2f} {r.extract_cpu_cores:>13.2f} {r.server_cpu_cores:>12.2f} "
             f"{r.crawl_peak_rss_mb:>12.1f} {r.crawl_tree_peak_rss_mb:>11.1f} {r.stored:>6}"
         )
     first = results[0]

@@ -769,6 +769,11 @@ class Crawler:
             if self.fatal is None:
                 self.fatal = exc
             self.stop("error")
+        except Exception as exc:  # a bug: stop the run and report it; the frontier keeps the URL due
+            log.exception("processing %s failed", entry.url)
+            if self.fatal is None:
+                self.fatal = exc
+            self.stop("error")
         self.processed += 1
         if self.processed % SAVE_EVERY == 0:
             frontier.save_run(self.db, self.run_id, **self._run_counters())

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 import sqlite_utils
 from warcio.statusandheaders import StatusAndHeaders
@@ -58,7 +58,7 @@ def parse_since(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise ConfigError(
             f"--since {text!r}: not a date; use YYYY-MM-DD or an ISO-8601 time such as "
@@ -135,14 +135,14 @@ def http_headers_for(page: StoredPage) -> StatusAndHeaders:
 
 def warc_date(at: str) -> str:
     """A stored `*_at` time as a WARC-Date (UTC, `Z`)."""
-    moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(at)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def write_warc(
-    pages: Iterable[StoredPage], out: BinaryIO, *, gzip: bool = True, description: str = ""
+    pages: Iterable[StoredPage], out: IO[bytes], *, gzip: bool = True, description: str = ""
 ) -> int:
     """A warcinfo record, then one response record per page; return how many pages."""
     writer = WARCWriter(out, gzip=gzip, warc_version="1.1")

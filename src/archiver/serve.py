@@ -17,9 +17,13 @@ import logging
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archiver import __version__, store
 from archiver.errors import ConfigError
+
+if TYPE_CHECKING:
+    from datasette.app import Datasette
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +40,13 @@ SETTINGS = {
 }
 
 
-def make_datasette(path: str | Path):  # type: ignore[no-untyped-def]
+def make_datasette(path: str | Path) -> Datasette:
     """A Datasette serving the archive at `path` read-only, as /archive, with our configuration."""
     from datasette.app import Datasette
     from datasette.database import Database
     from datasette.plugins import pm
 
-    from archiver.datasette import DB_NAME, TEMPLATES, load_metadata
-    from archiver.datasette import plugin
+    from archiver.datasette import DB_NAME, TEMPLATES, load_metadata, plugin
 
     path = Path(path)
     store.upgrade_archive(path)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def human_bytes(size: int | float) -> str:
+def human_bytes(size: float) -> str:
     """1536 -> '1.5 KiB'."""
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -34,11 +34,11 @@ def format_stats(stats: dict[str, Any]) -> str:
     totals = stats["totals"]
     size = stats["size"]
     out = [
-        f"{totals['articles']} article(s) on {len(stats['by_site'])} site(s), "
+        (f"{totals['articles']} article(s) on {len(stats['by_site'])} site(s), "
         f"{totals['versions']} version(s) ({totals['changed_articles']} article(s) changed since "
-        f"first seen), {totals['related_links']} related link(s)",
-        f"{totals['pages']} stored page(s), {totals['fetches']} fetch(es), "
-        f"{totals['failed_fetches']} failed, {totals['crawl_runs']} crawl run(s)",
+        f"first seen), {totals['related_links']} related link(s)"),
+        (f"{totals['pages']} stored page(s), {totals['fetches']} fetch(es), "
+        f"{totals['failed_fetches']} failed, {totals['crawl_runs']} crawl run(s)"),
         f"database: {human_bytes(size.get('file_bytes', size['pages_bytes']))}"
         + (f" + {human_bytes(size['wal_bytes'])} WAL" if size.get("wal_bytes") else "")
         + f" ({human_bytes(size['free_bytes'])} free); page bodies "

@@ -84,7 +84,7 @@ def diff_markup(diff: str) -> Markup:
 
 def _row_get(row: Any, key: str) -> Any:
     try:
-        return row[key] if key in row.keys() else None
+        return row.get(key, None)
     except (AttributeError, IndexError, sqlite3.Error):
         return None
 

@@ -19,6 +19,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from archiver.encoding import decode_html
 from archiver.errors import ExtractError
+from archiver.extract.guard import MAX_DEPTH, too_deep
 from archiver.extract.body import node_paragraphs, text_paragraphs, trafilatura_paragraphs, words
 from archiver.extract.chrome import ChromeRules, find_main, strip_chrome
 from archiver.extract.metadata import PageMeta, read_metadata
@@ -111,6 +112,22 @@ def _choose_title(tree: LexborHTMLParser, meta: PageMeta, main: LexborNode | Non
     return h1s[0] if h1s else ""
 
 
+MAX_DEPTH = 400  # real pages nest ~30 deep; far deeper is an attack or a broken generator
+
+
+def _too_deep(tree: LexborHTMLParser) -> bool:
+    """Whether any text-bearing element sits deeper than MAX_DEPTH (walks are capped)."""
+    for node in tree.css("p, li, td, a, span, div")[-2000:]:
+        depth = 0
+        parent = node.parent
+        while parent is not None:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+            parent = parent.parent
+    return False
+
+
 def _title_nodes(tree: LexborHTMLParser, title: str) -> list[LexborNode]:
     key = squash(title).lower()
     for node in tree.css("h1"):
@@ -180,9 +197,15 @@ def extract_article(
     text = decode_html(content, charset)
     if not text.strip():
         raise ExtractError(url, "empty page")
+    if too_deep(text):
+        raise ExtractError(
+            url, f"markup nests elements over {MAX_DEPTH} levels deep; not parsed (hostile or broken page)"
+        )
     tree = LexborHTMLParser(text)
     if tree.body is None or not squash(tree.body.text(deep=True)):
         raise ExtractError(url, "page has no text")
+    if _too_deep(tree):
+        raise ExtractError(url, f"elements nest more than {MAX_DEPTH} deep; not an article page")
     base_node = tree.css_first("base[href]")
     base = absolute_url(url, base_node.attributes.get("href")) if base_node else None
     base = base or url
