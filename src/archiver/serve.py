@@ -37,6 +37,7 @@ SETTINGS = {
     "facet_time_limit_ms": 500,
     "allow_download": False,  # the archive can be large; `archiver export` is the way out
     "truncate_cells_html": 300,
+    "suggest_facets": False,  # a query per column on every page load: slow on a big archive
 }
 
 

@@ -112,17 +112,20 @@ def _choose_title(tree: LexborHTMLParser, meta: PageMeta, main: LexborNode | Non
     return h1s[0] if h1s else ""
 
 
-MAX_DEPTH = 400  # real pages nest ~30 deep; far deeper is an attack or a broken generator
+MAX_TREE_DEPTH = 400  # real pages nest ~30 deep; far deeper is an attack or a broken generator
 
 
 def _too_deep(tree: LexborHTMLParser) -> bool:
-    """Whether any text-bearing element sits deeper than MAX_DEPTH (walks are capped)."""
+    """Whether any text-bearing element sits deeper than MAX_TREE_DEPTH (walks are capped).
+
+    The chrome and related-link passes cost depth x nodes, so parsed trees this deep are refused;
+    `guard.too_deep` already refused, before parsing, markup deep enough to stall the parser."""
     for node in tree.css("p, li, td, a, span, div")[-2000:]:
         depth = 0
         parent = node.parent
         while parent is not None:
             depth += 1
-            if depth > MAX_DEPTH:
+            if depth > MAX_TREE_DEPTH:
                 return True
             parent = parent.parent
     return False
@@ -205,7 +208,7 @@ def extract_article(
     if tree.body is None or not squash(tree.body.text(deep=True)):
         raise ExtractError(url, "page has no text")
     if _too_deep(tree):
-        raise ExtractError(url, f"elements nest more than {MAX_DEPTH} deep; not an article page")
+        raise ExtractError(url, f"elements nest more than {MAX_TREE_DEPTH} deep; not an article page")
     base_node = tree.css_first("base[href]")
     base = absolute_url(url, base_node.attributes.get("href")) if base_node else None
     base = base or url

@@ -33,6 +33,7 @@ from archiver.extract.text import squash
 
 _BLOCK_TAGS = "p, div, li, h1, h2, h3, h4, h5, h6, span, section, dd, dt, td, small, a, " \
               "strong, b, em, i, figcaption, header, footer, aside, time, address, ul, ol"
+_SHARE_CONTAINERS = frozenset({"div", "p", "ul", "section", "span"})
 _INLINE_TAGS = frozenset({"a", "span", "strong", "b", "em", "i", "small", "time"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _CONSENT = re.compile(
@@ -246,7 +247,7 @@ def strip_chrome(
                 if parent is None or len(squash(parent.text(deep=True))) > SHORT_BLOCK:
                     continue
             doom(target)
-        elif _is_share_block(node, text):
+        elif node.tag in _SHARE_CONTAINERS and _is_share_block(node, text):
             doom(node)
     _remove(doomed)
     _drop_empty(tree)

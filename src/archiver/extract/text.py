@@ -37,7 +37,11 @@ def is_date_text(text: str) -> bool:
 
 def squash(text: str | None) -> str:
     """Collapse runs of whitespace (including non-breaking and zero-width) to one space."""
-    return _SPACE.sub(" ", text or "").strip()
+    if not text:
+        return ""
+    if "\u200b" in text or "\ufeff" in text:
+        return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def absolute_url(base: str, href: str | None) -> str | None:

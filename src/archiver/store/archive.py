@@ -535,22 +535,21 @@ def iter_pages(
     `site`: pages that gave an article of that site, or (for pages that gave none) whose host is
     that site. `since`: fetched at or after that ISO-8601 time.
     """
-    ids = [
-        (row[0], row[1])
-        for row in db.execute(
-            """SELECT p.id, p.url,
-                      (SELECT a.site FROM fetches f JOIN articles a ON a.id = f.article_id
-                       WHERE f.page_id = p.id LIMIT 1),
-                      (SELECT a.site FROM articles a WHERE a.page_id = p.id LIMIT 1)
-               FROM pages p WHERE (? IS NULL OR p.fetched_at >= ?) ORDER BY p.fetched_at, p.id""",
-            (since, since),
-        ).fetchall()
-        if site is None or site in (row[2], row[3]) or (row[2] is None and row[3] is None
-                                                        and site_of(row[1]) == site)
-    ]
-    for page_id, _ in ids:
+    selected: list[int] = []
+    for page_id, url, fetch_site, article_site in db.execute(
+        """SELECT p.id, p.url,
+                  (SELECT a.site FROM fetches f JOIN articles a ON a.id = f.article_id
+                   WHERE f.page_id = p.id LIMIT 1),
+                  (SELECT a.site FROM articles a WHERE a.page_id = p.id LIMIT 1)
+           FROM pages p WHERE (? IS NULL OR p.fetched_at >= ?) ORDER BY p.fetched_at, p.id""",
+        (since, since),
+    ).fetchall():
+        sites = {fetch_site, article_site} - {None}
+        if site is None or site in sites or (not sites and site_of(url) == site):
+            selected.append(page_id)
+    for page_id in selected:
         row = next(iter(db.query("SELECT * FROM pages WHERE id = ?", [page_id])), None)
-        if row is not None:
+        if row is not None:  # None: deleted while we were reading
             yield StoredPage(row["id"], row["sha256"], _fetched_of(row))
 
 
