@@ -15,13 +15,13 @@ from __future__ import annotations
 import email.utils
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from archiver.demo.run import DemoHandler
 from archiver.localserver import SiteServer, serve
 
-BASE_DATE = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+BASE_DATE = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 WORDS = (
     "The harbour authority said on Tuesday that the new breakwater would protect the inner basin "

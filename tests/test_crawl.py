@@ -3,9 +3,8 @@ kind, the frontier, politeness, conditional re-crawl, versions, bounds and failu
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ from archiver.errors import ConfigError
 from archiver.models import FetchFailure
 from archiver.pipeline import archive_urls
 from archiver.store import frontier
-
 from crawlsite import article_gets, article_html, article_path, make_site, serve_site
 
 N = 6
@@ -122,7 +120,7 @@ def test_second_run_gets_304s_and_stores_no_new_page(tmp_path, site, fast):
 
 def test_recent_articles_are_revisited_and_changes_become_versions(tmp_path, site, fast):
     db = db_at(tmp_path)
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     fresh = replace(fast, revisit_days=3650)  # the test site's articles are "recent"
     with serve_site(site) as server:
         run(db, server, ["/feed.rss"], fresh, clock=lambda: start)
@@ -156,7 +154,7 @@ def test_revisit_schedule_decays_and_ends():
 
 
 def test_retry_policy():
-    now = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
     transient = FetchFailure("u", "http-status", "HTTP 503", status=503)
     assert next_retry(transient, 1, now) == "2026-03-01T00:10:00Z"
     assert next_retry(transient, 5, now) is None  # given up

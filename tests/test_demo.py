@@ -9,7 +9,6 @@ from dataclasses import replace
 from archiver.crawl import inline_pool
 from archiver.demo import run as demo
 from archiver.demo.run import COURIER, LEVANT, run_demo
-
 from faultserver import FIXTURES
 
 SEED = "2025/07/taliban-foreign-minister-tehran-visit-iran-terrorist-alliances"

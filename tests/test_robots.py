@@ -18,7 +18,6 @@ from archiver.robots import (
     policy_from_response,
 )
 from archiver.store import frontier
-
 from crawlsite import article_gets, make_site, serve_site
 
 UA = "archiver/0.1.0 (+https://github.com/archiver-news/archiver; news archiving bot)"

@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -165,10 +165,9 @@ def extract_phase(total: int, hosts: int, workers: int) -> dict[str, Any]:
     pending: set[Future[Any]] = set()
     for page in fetched():  # bounded, like the crawl: at most 4 pages per worker in flight
         pending.add(pool.submit(extract_job, page))
-        while len(pending) >= 4 * workers:
-            done = next(iter(pending))
-            ok += isinstance(done.result(), Article)
-            pending.discard(done)
+        if len(pending) >= 4 * workers:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            ok += sum(isinstance(future.result(), Article) for future in done)
     for future in pending:
         ok += isinstance(future.result(), Article)
     seconds = time.monotonic() - started

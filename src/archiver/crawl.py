@@ -31,14 +31,14 @@ import os
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 from urllib.parse import urljoin
 
 import sqlite_utils
@@ -160,7 +160,7 @@ def plan_sources(
 
 
 def iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_iso(value: str) -> datetime:
@@ -387,7 +387,7 @@ class Crawler:
         self.site_rules = {site.name: site for site in sites}
         self.command = command
         self.progress = progress
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.sleep = sleep
         self.make_pool = pool
         self.counts = _Counts()
@@ -705,8 +705,7 @@ class Crawler:
         now = self.now()
         cached = frontier.cached_robots(self.db, home, iso(now))
         if cached is not None:
-            status, body = cached
-            return policy_from_response(home, status, body.encode("utf-8"))
+            return policy_from_response(home, cached[0], cached[1].encode("utf-8"))
         status: int | None
         try:
             async with gate.turn():

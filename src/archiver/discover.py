@@ -20,7 +20,7 @@ import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -82,8 +82,8 @@ def parse_date(value: str | None) -> str | None:
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # --- safe XML ------------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def _child_text(element: etree._Element, *names: str) -> str | None:
 
 # --- sniffing ------------------------------------------------------------------------------------
 
-_ROOT = re.compile(rb"<\s*([A-Za-z_][\w.\-]*:)?(rss|rdf|feed|urlset|sitemapindex|html)\b", re.I)
+_ROOT = re.compile(rb"<\s*([A-Za-z_][\w.\-]*:)?(rss|rdf|feed|urlset|sitemapindex|html)\b", re.IGNORECASE)
 
 
 def sniff(content: bytes, content_type: str = "") -> str:

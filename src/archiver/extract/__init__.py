@@ -5,10 +5,12 @@
 Each field is filled by the first layer that has it: the site's rule file (`selectors/*.toml`),
 then structured data (JSON-LD, OpenGraph / article:* meta, rel=canonical), then markup. The
 body comes from the site's body selector, else from JSON-LD `articleBody` when it is complete,
-else from the generic layer (selectolax removes chrome, trafilatura reads what is left), else
-from a fallback DOM walk of the main content. `Article.extractor` names the layer that gave the
-body and `Article.extractor_version` the version of this code, so stored pages can be
-re-extracted when either changes.
+else from the generic layer (selectolax removes chrome, trafilatura reads what is left; its
+leading and trailing paragraphs are kept only where our walk of the main node or readability
+agrees, see `agree.py`), else from a fallback DOM walk of the main content. A body that the
+page splits into like containers is joined first (`split.py`). `Article.extractor` names the
+layer that gave the body and `Article.extractor_version` the version of this code, so stored
+pages can be re-extracted when either changes.
 """
 
 from __future__ import annotations
@@ -19,12 +21,20 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from archiver.encoding import decode_html
 from archiver.errors import ExtractError
-from archiver.extract.guard import MAX_DEPTH, too_deep
-from archiver.extract.body import node_paragraphs, text_paragraphs, trafilatura_paragraphs, words
+from archiver.extract.agree import trim_unsupported_edges
+from archiver.extract.body import (
+    node_paragraphs,
+    readability_paragraphs,
+    text_paragraphs,
+    trafilatura_paragraphs,
+    words,
+)
 from archiver.extract.chrome import ChromeRules, find_main, strip_chrome
+from archiver.extract.guard import MAX_DEPTH, too_deep
 from archiver.extract.metadata import PageMeta, read_metadata
 from archiver.extract.patterns import CHROME_PHRASE, SHORT_BLOCK
 from archiver.extract.related import RelatedRules, find_related
+from archiver.extract.split import join_split_body
 from archiver.extract.text import absolute_url, clean_authors, is_date_text, iso_date, squash
 from archiver.models import Article
 
@@ -33,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXTRACTOR_VERSION", "extract_article"]
 
-EXTRACTOR_VERSION = "1.0.0"
+EXTRACTOR_VERSION = "1.1.0"
 
 _TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " :: ", " · ", " » ", " : ")
 
@@ -218,7 +228,7 @@ def extract_article(
     rule_body: LexborNode | None = None
     if article_rules is not None and article_rules.body:
         rule_body = tree.css_first(article_rules.body)
-    main = rule_body or find_main(tree)
+    main = rule_body or join_split_body(tree, find_main(tree))
 
     title = _select_text(tree, article_rules.title if article_rules else None) or \
         _choose_title(tree, meta, main)
@@ -289,7 +299,13 @@ def _choose_body(tree: LexborHTMLParser, url: str, rule_body: LexborNode | None,
         paragraphs = _drop_title(node_paragraphs(rule_body), title)
         if paragraphs:
             return paragraphs, "site-rules"
-    generic = _drop_title(trafilatura_paragraphs(tree.html or "", url), title)
+    page = tree.html or ""
+    generic = _drop_title(trafilatura_paragraphs(page, url), title)
+    if generic and main is not None:
+        generic = trim_unsupported_edges(generic, (
+            lambda: _drop_title(node_paragraphs(main), title),
+            lambda: _drop_title(readability_paragraphs(page), title),
+        ))
     if meta.article_body:
         structured = _drop_title(text_paragraphs(meta.article_body), title)
         if _is_complete(structured, generic):

@@ -167,3 +167,19 @@ def text_paragraphs(text: str) -> list[str]:
 
 def words(paragraphs: Iterable[str]) -> list[str]:
     return _WORD.findall(" ".join(paragraphs))
+
+
+def readability_paragraphs(html_text: str) -> list[str]:
+    """Paragraphs of the content readability-lxml chooses (its scorer merges like siblings);
+    empty when it finds nothing or cannot parse the page."""
+    from lxml.etree import ParserError
+    from readability import Document
+    from readability.readability import Unparseable
+
+    try:
+        summary = Document(html_text).summary(html_partial=True)
+    except (Unparseable, ParserError, ValueError) as exc:
+        LOGGER.debug("readability found no content: %s", exc)
+        return []
+    root = LexborHTMLParser(summary).body
+    return node_paragraphs(root) if root is not None else []

@@ -33,6 +33,7 @@ from archiver.extract.text import squash
 
 _BLOCK_TAGS = "p, div, li, h1, h2, h3, h4, h5, h6, span, section, dd, dt, td, small, a, " \
               "strong, b, em, i, figcaption, header, footer, aside, time, address, ul, ol"
+_LINKED_HEADING = ", ".join(f"h{n} a[href], a[href] h{n}" for n in range(2, 6))
 _SHARE_CONTAINERS = frozenset({"div", "p", "ul", "section", "span"})
 _INLINE_TAGS = frozenset({"a", "span", "strong", "b", "em", "i", "small", "time"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -83,6 +84,13 @@ def is_chrome_markup(node: LexborNode) -> bool:
                 and CHROME_ARIA.search(label))
 
 
+@lru_cache(maxsize=16384)
+def _is_chrome_phrase(text: str) -> bool:
+    """Whether a short block's whole text is a boilerplate phrase or a cookie notice (cached:
+    nested elements and every page of a site repeat the same short texts)."""
+    return bool(CHROME_PHRASE.fullmatch(text) or _CONSENT.search(text))
+
+
 def is_hidden(node: LexborNode) -> bool:
     attrs = node.attributes
     if "hidden" in attrs or (attrs.get("aria-hidden") or "").lower() == "true":
@@ -127,6 +135,8 @@ def _ancestor_ids(node: LexborNode | None) -> set[int]:
 
 def _is_share_block(node: LexborNode, text: str) -> bool:
     """A short block whose links all go to share intents (facebook.com/sharer, mailto:...)."""
+    if len(text) > SHORT_BLOCK * 2:
+        return False
     links = node.css("a[href]")
     if len(links) < 2:
         return False
@@ -137,7 +147,7 @@ def _is_share_block(node: LexborNode, text: str) -> bool:
         host = urlsplit(href).netloc.lower() if "://" in href else ""
         if not host or not SHARE_HOSTS.search(host):
             return False
-    return len(text) <= SHORT_BLOCK * 2
+    return True
 
 
 def is_byline(text: str, node: LexborNode) -> bool:
@@ -184,7 +194,10 @@ def strip_chrome(
     main_length = 0
     if main is not None:
         main_length = len(main.text(deep=True))
-    doomed: dict[int, LexborNode] = {n.mem_id: n for n in also if n.mem_id not in protected}
+    # Related blocks found earlier go last: the phrase pass must still see a "Related: <link>"
+    # line whole, with its "Related:" label.
+    late: dict[int, LexborNode] = {n.mem_id: n for n in also if n.mem_id not in protected}
+    doomed: dict[int, LexborNode] = {}
 
     def doom(node: LexborNode) -> None:
         if node.mem_id not in protected:
@@ -218,12 +231,18 @@ def strip_chrome(
                 doom(node)
     site_phrases = _phrase_matcher(rules.phrases) if rules is not None else None
     for node in tree.css("ul, ol"):
-        if node.mem_id not in protected and is_link_list(node):
+        if node.mem_id not in protected and (is_link_list(node) or is_teaser_list(node)):
             doom(node)
     if standfirst:
         for node in find_standfirst(tree, standfirst):
             doom(node)
+    for node in find_popups(tree):
+        doom(node)
 
+    # Markup chrome goes before the phrase pass, which then walks a smaller tree.
+    early = {k: n for k, n in doomed.items() if k not in late}
+    doomed = {k: n for k, n in late.items() if not _inside_any(n, early)}
+    _remove(early)
     for node in tree.css(_BLOCK_TAGS):
         if node.mem_id in protected or node.mem_id in doomed:
             continue
@@ -234,9 +253,8 @@ def strip_chrome(
         if not text:
             continue
         if len(text) <= SHORT_BLOCK and (
-            CHROME_PHRASE.fullmatch(text)
+            _is_chrome_phrase(text)
             or (site_phrases is not None and site_phrases.fullmatch(text))
-            or _CONSENT.search(text)
             or is_byline(text, node)
         ):
             target = _widest_same_text(node, text, protected)
@@ -277,6 +295,43 @@ def is_link_list(node: LexborNode) -> bool:
     return linked >= 0.8 * total
 
 
+def is_teaser_list(node: LexborNode) -> bool:
+    """A list of three or more story teasers: most items hold a linked heading (a headline,
+    perhaps with an image and a one-line summary). Prose lists do not head their items."""
+    items = [li for li in node.iter() if li.tag == "li"]
+    if len(items) < 3:
+        return False
+    headed = sum(1 for li in items if li.css_first(_LINKED_HEADING) is not None)
+    return headed >= 0.75 * len(items)
+
+
+def find_popups(tree: LexborHTMLParser) -> list[LexborNode]:
+    """Hover cards inlined in running text: a span inside a paragraph that holds three or
+    more links and next to nothing else ("Rep. Jane Doe" followed by her latest headlines).
+    Prose puts words between its links; a card is a cluster of them."""
+    found: list[LexborNode] = []
+    for node in tree.css("p span"):
+        links = node.css("a")
+        if len(links) < 3:
+            continue
+        total = len(squash(node.text(deep=True)))
+        linked = sum(len(squash(a.text(deep=True))) for a in links)
+        if total and linked >= 0.9 * total:
+            found.append(node)
+    # The innermost card only: its wrapper also holds the link that opens it, which is text.
+    wrappers = {p.mem_id for n in found for p in _parents(n)}
+    return [n for n in found if n.mem_id not in wrappers]
+
+
+def _parents(node: LexborNode) -> list[LexborNode]:
+    out: list[LexborNode] = []
+    parent = node.parent
+    while parent is not None and parent.tag != "p":
+        out.append(parent)
+        parent = parent.parent
+    return out
+
+
 def find_standfirst(tree: LexborHTMLParser, description: str) -> list[LexborNode]:
     """The standfirst: a heading or classed block repeating the page's description. (A plain
     paragraph repeating it is the article's first paragraph, and stays.)"""
@@ -309,6 +364,15 @@ def _widest_same_text(node: LexborNode, text: str, protected: set[int]) -> Lexbo
         if squash(parent.text(deep=True)) != text:
             return node
         node = parent
+
+
+def _inside_any(node: LexborNode, nodes: dict[int, LexborNode]) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.mem_id in nodes:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _remove(doomed: dict[int, LexborNode]) -> None:

@@ -127,7 +127,7 @@ CHROME_PHRASE = re.compile(r"(?:" + "|".join(_PHRASES) + r")", re.IGNORECASE)
 RELATED_HEADING = re.compile(
     r"(?:"
     r"(?:related|similar|recommended|suggested|more|further|other)"
-    r"(?: \w+)? (?:articles?|posts?|stories|news|content|reading|reads|coverage|links)"
+    r"(?: \w+){0,2} (?:articles?|posts?|stories|news|content|reading|reads|coverage|links)"
     r"|you (?:may|might|could) (?:also )?(?:like|enjoy|be interested in|have missed)"
     r"|(?:also|further) read(?:ing)?|read (?:also|next|this next)|see also|related"
     r"|recommended(?: for you)?|more (?:from|on|in|about) .{1,40}|more like this"
