@@ -342,3 +342,26 @@ def test_full_disk_is_a_clear_error_and_loses_nothing(tiny_disk):
     assert stored == db.execute("SELECT count(*) FROM article_versions").fetchone()[0]
     assert stored == db.execute("SELECT count(DISTINCT article_id) FROM fetches WHERE article_id IS NOT NULL").fetchone()[0]
     db.conn.close()
+
+
+def test_nested_transactions_commit_together_or_not_at_all(db):
+    with pytest.raises(RuntimeError):
+        with store.transaction(db):
+            store.store_result(db, result())
+            db.conn.execute("INSERT INTO sites (name) VALUES ('outer-write')")
+            raise RuntimeError("killed between the two writes")
+    assert db["articles"].count == 0 and db["pages"].count == 0 and db["sites"].count == 0
+    with store.transaction(db):
+        store.store_result(db, result())
+        db.conn.execute("INSERT INTO sites (name) VALUES ('outer-write')")
+    assert db["articles"].count == 1 and db["sites"].count == 1
+
+
+def test_a_failing_inner_write_rolls_back_only_itself(db):
+    with store.transaction(db):
+        db.conn.execute("INSERT INTO sites (name) VALUES ('kept')")
+        with pytest.raises(StoreError):
+            with store.transaction(db):
+                db.conn.execute("INSERT INTO sites (name) VALUES ('dropped')")
+                raise StoreError("inner failure")
+    assert [r[0] for r in db.execute("SELECT name FROM sites")] == ["kept"]

@@ -46,7 +46,7 @@ import sqlite_utils
 from archiver import store
 from archiver.config import Settings
 from archiver.discover import Discovery, parse_date
-from archiver.errors import ArchiverError, ConfigError, FetchError, HTTPStatusError, StoreError
+from archiver.errors import ArchiverError, ConfigError, CrawlLocked, FetchError, HTTPStatusError, StoreError
 from archiver.fetch import RETRY_STATUSES, Sleep, fetch, make_client, utc_now
 from archiver.models import Article, CrawlReport, Fetched, FetchFailure, FetchResult
 from archiver.pipeline import extract_fetched, failure_of
@@ -85,12 +85,6 @@ BATCH = 50  # due URLs read from the frontier at a time, per host
 SAVE_EVERY = 100  # results between progress writes of the crawl_runs row
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another crawl holds the lock; cron can simply try again later
-
-
-class CrawlLocked(ArchiverError):
-    """Another crawl is running on the same archive."""
-
-    kind = "locked"
 
 
 # --- sources ----------------------------------------------------------------------------------------
@@ -748,18 +742,24 @@ class Crawler:
 
     async def _process(self, entry: FrontierEntry, answer: Fetched | FetchError, started_at: str, duration: float) -> None:
         try:
+            # each outcome's writes (archive rows and frontier state) are one commit: a kill
+            # between them cannot leave an article stored but its URL still queued
             if isinstance(answer, FetchError):
-                self._failed(entry, failure_of(entry.url, answer), None, started_at, duration)
+                with store.transaction(self.db):
+                    self._failed(entry, failure_of(entry.url, answer), None, started_at, duration)
             elif answer.status == 304:
-                self._not_modified(entry, answer, started_at, duration)
+                with store.transaction(self.db):
+                    self._not_modified(entry, answer, started_at, duration)
             elif entry.kind == "article":
                 loop = asyncio.get_running_loop()
                 result = await loop.run_in_executor(self.pool, extract_job, answer)
-                self._stored(entry, answer, result, started_at, duration)
+                with store.transaction(self.db):
+                    self._stored(entry, answer, result, started_at, duration)
             else:
                 loop = asyncio.get_running_loop()
                 found = await loop.run_in_executor(self.pool, discover_job, answer, self.link_rules(entry))
-                self._discovered(entry, answer, found, started_at, duration)
+                with store.transaction(self.db):
+                    self._discovered(entry, answer, found, started_at, duration)
         except BrokenProcessPool as exc:
             self.fatal = StoreError(f"the extraction worker processes died ({exc}); nothing was lost, run the crawl again")
             self.stop("error")

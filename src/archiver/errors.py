@@ -12,7 +12,8 @@
     │   ├── NotHTML               the response is not an HTML page
     │   └── TransportError        DNS, refused, reset, timeout, truncated body, too many redirects
     ├── ExtractError              nothing article-like could be extracted from a page
-    └── StoreError                the archive database cannot be opened or written
+    ├── StoreError                the archive database cannot be opened or written
+    └── CrawlLocked               another crawl holds the archive's lock (exit status 75)
 
 Library exceptions are mapped at the boundary (``raise FetchError(...) from exc``); nothing returns
 ``None`` for a failure.
@@ -100,3 +101,9 @@ class ExtractError(ArchiverError):
 
 class StoreError(ArchiverError):
     kind = "store"
+
+
+class CrawlLocked(ArchiverError):
+    """Another crawl is running on the same archive."""
+
+    kind = "locked"

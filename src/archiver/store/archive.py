@@ -97,8 +97,23 @@ def upgrade_archive(path: str | Path) -> list[str]:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
-    """One short write transaction; rolled back on any error, SQLite errors as StoreError."""
+    """One short write transaction; rolled back on any error, SQLite errors as StoreError.
+
+    Nested use joins the outer transaction through a savepoint, so a caller can make several
+    writes (an article and the crawl frontier's state, say) one atomic commit.
+    """
     conn = db.conn
+    if conn.in_transaction:
+        name = f"nested_{id(object()):x}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {name}")
+            conn.execute(f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.DatabaseError as exc:
