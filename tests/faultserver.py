@@ -17,6 +17,8 @@ Routes (all GET):
   /brotli-bomb          brotli that inflates to 100 MiB (Content-Encoding: br)
   /truncated            Content-Length larger than what is sent, then the connection closes
   /slow-drip            one byte a second for a minute
+  /reset                part of a body, then a TCP reset
+  /truncated-chunked    a chunked body that stops inside a chunk, without the last chunk
   /huge                 a 50 MiB body with Content-Length; /huge-unannounced without it
   /image                a PNG;  /nul-bytes, /invalid-utf8: the seed page with NULs / bad bytes
   /nested               100,000 nested <div>s;  /utf7: a page declaring UTF-7
@@ -128,6 +130,30 @@ class FaultHandler(SiteHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(b"<html><body><p>only the start")
+            self.wfile.flush()
+            self.close_connection = True
+        elif path == "/reset":
+            import socket
+            import struct
+
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", "50000")
+            self.end_headers()
+            self.wfile.write(b"<html><body><p>the start of a page")
+            self.wfile.flush()
+            # SO_LINGER 0: close() sends a TCP RST instead of a FIN
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+        elif path == "/truncated-chunked":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"20\r\n<html><body><p>first chunk ok..\r\n")
+            self.wfile.write(b"400\r\nonly part of the second chunk")
             self.wfile.flush()
             self.close_connection = True
         elif path == "/slow-drip":

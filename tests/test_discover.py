@@ -148,3 +148,18 @@ def test_broken_xml_is_a_clear_error():
 )
 def test_parse_date(raw, want):
     assert parse_date(raw) == want
+
+
+def test_broken_xml_with_nothing_readable_fails_and_with_something_left_notes():
+    from archiver.discover import discover
+    from archiver.errors import ExtractError
+
+    with pytest.raises(ExtractError, match="not well-formed XML.*no links"):
+        discover(b"<rss><channel><item><title>unclosed", "https://n.example/feed", "application/rss+xml")
+    half = (b'<rss version="2.0"><channel><item><link>https://n.example/2026/01/a-story/</link></item>'
+            b"<item><link>https://n.example/20")
+    found = discover(half, "https://n.example/feed", "application/rss+xml")
+    assert [link.url for link in found.articles][:1] == ["https://n.example/2026/01/a-story/"]
+    assert any("not well-formed XML" in note for note in found.notes)
+    broken_map = b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://n.example/a/</loc>'
+    assert discover(broken_map, "https://n.example/s.xml").notes

@@ -33,6 +33,8 @@ def run(url, settings, sleeps):  # type: ignore[no-untyped-def]
         ("/image", "not-html", "image/png"),
         ("/empty", "extract", "empty"),
         ("/truncated", "transport", "broken"),
+        ("/truncated-chunked", "transport", "broken"),
+        ("/reset", "transport", "broken"),
         ("/redirect-loop", "transport", "redirects"),
         ("/huge", "too-large", "cap"),
         ("/huge-unannounced", "too-large", "cap"),
@@ -100,3 +102,15 @@ def test_nesting_guard_counts_only_elements_that_need_closing():
     assert not too_deep("<p>a<br>b<img src=x><li>c" * (MAX_DEPTH * 2))
     assert not too_deep("<div>x</div>" * (MAX_DEPTH * 2))
     assert not too_deep("</div>" * MAX_DEPTH + "<div></div>" * MAX_DEPTH)
+
+
+def test_declared_utf8_with_a_few_bad_bytes_stays_utf8():
+    from archiver.encoding import decode_html
+
+    page = "<p>Minister’s visit — café</p>".encode() * 50 + b"<p>\xff\xfe broken</p>"
+    text = decode_html(page, "utf-8")
+    assert "Minister’s visit — café" in text and "\ufffd" in text
+    # a page that is not UTF-8 at all, mislabelled as UTF-8, goes to detection, not to U+FFFD
+    latin = ("<p>Ça coûte très cher à Genève, déjà l’été.</p>" * 40).encode("cp1252")
+    detected = decode_html(latin, "utf-8")
+    assert "\ufffd" not in detected and detected.startswith("<p>Ça co")

@@ -222,3 +222,21 @@ def test_unknown_host(settings, sleeps):
 
 def test_fetch_sync(base_url, settings):
     assert fetch_sync(f"{base_url}/pages/seed-plain.html", settings).status == 200
+
+
+def test_truncating_read_keeps_the_head_of_a_long_body(base_url, settings):
+    fetched = get_with(f"{base_url}/big", settings, max_bytes=1000, truncate=True)
+    assert fetched.content == (b"<html><body>" + b"x" * 2000)[:1000]
+
+
+def test_truncating_read_of_a_bomb_is_bounded(base_url, settings):
+    fetched = get_with(f"{base_url}/gzip-bomb", settings, max_bytes=4096, truncate=True)
+    assert fetched.content == b"\0" * 4096
+
+
+def get_with(url: str, settings: Settings, **kwargs):  # type: ignore[no-untyped-def]
+    async def run():  # type: ignore[no-untyped-def]
+        async with make_client(settings) as client:
+            return await fetch(client, url, settings, **kwargs)
+
+    return asyncio.run(run())

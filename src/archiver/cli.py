@@ -140,6 +140,14 @@ def fetch(
         sys.exit(EXIT_FAILED)
 
 
+def cluster_option(func: F) -> F:
+    return click.option(
+        "--cluster", default=None, metavar="ADDRESS",
+        help="run the work on this Dask scheduler (tcp://HOST:8786; also ARCHIVER_CLUSTER); "
+             "needs pip install 'archiver[cluster]'",
+    )(func)
+
+
 def crawl_options(func: F) -> F:
     """Politeness and bounds of a crawl (each also an archiver.toml setting)."""
     for option in reversed(
@@ -206,6 +214,7 @@ def end_crawl(report: Any, log_format: str, then: str = "") -> None:
               help="crawl only this site file's sources (repeatable; default: every site)")
 @click.option("--start", "start_urls", multiple=True, metavar="URL",
               help="crawl from this feed, sitemap or section page (repeatable; no site file needed)")
+@cluster_option
 @reports_errors
 def crawl(
     db_path: str,
@@ -217,6 +226,7 @@ def crawl(
     sites_path: str | None,
     site_names: tuple[str, ...],
     start_urls: tuple[str, ...],
+    cluster: str | None,
     ignore_robots: bool,
     log_format: str,
     **limits: Any,
@@ -231,7 +241,7 @@ def crawl(
 
     settings = settings_from(
         config_path, allow_private=allow_private, user_agent=user_agent, retries=retries,
-        deadline=deadline, respect_robots=False if ignore_robots else None, **limits,
+        deadline=deadline, respect_robots=False if ignore_robots else None, cluster=cluster, **limits,
     )
     rules = site_rules(sites_path)
     sources = plan_sources(rules, site_names, start_urls)
@@ -427,6 +437,57 @@ def bench_crawl(page_counts: tuple[int, ...], hosts: int, workers: int, as_json:
         click.echo(json.dumps([r.to_record() for r in results]))
     else:
         click.echo(format_crawl_bench(results))
+
+
+@bench.command("import")
+@click.option("--pages", type=click.IntRange(1), default=2000, show_default=True,
+              help="article pages in the generated WARC file")
+@click.option("--workers", "worker_counts", type=click.IntRange(1), multiple=True,
+              help="worker processes to compare (repeatable; default 1 and 2)")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as one JSON object")
+@reports_errors
+def bench_import(pages: int, worker_counts: tuple[int, ...], as_json: bool) -> None:
+    """Import a generated WARC of news pages with 1 worker process, then 2; pages/s and speed-up."""
+    from archiver.benchimport import format_import_bench, run_import_bench
+
+    results = run_import_bench(pages, worker_counts or (1, 2))
+    click.echo(json.dumps([r.to_record() for r in results]) if as_json else format_import_bench(results))
+
+
+@main.command("import")
+@click.argument("inputs", nargs=-1, required=True, metavar="WARC_OR_DIR...")
+@db_option
+@sites_option
+@cluster_option
+@click.option("--workers", type=click.IntRange(0), default=None,
+              help="extraction worker processes here (0: one per core)")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="settings file (default: ./archiver.toml when present)")
+@reports_errors
+def import_(inputs: tuple[str, ...], db_path: str, sites_path: str | None, cluster: str | None,
+            workers: int | None, config_path: str | None) -> None:
+    """Import pages from WARC files (.warc, .warc.gz, or directories of them), as if fetched at
+    each record's date; importing a file again adds nothing. Exits 1 when records were broken
+    or pages failed extraction."""
+    from archiver import store
+    from archiver.warcimport import import_warcs
+
+    settings = settings_from(config_path, cluster=cluster, extract_workers=workers)
+    rules = site_rules(sites_path)
+    report = import_warcs(
+        store.open_archive(db_path), inputs, sites=rules, workers=settings.extract_workers,
+        cluster=settings.cluster, connect_timeout=settings.connect_timeout,
+        max_bytes=settings.max_body_bytes,
+    )
+    click.echo(report.summary())
+    for reason, n in report.skipped.most_common():
+        click.echo(f"skipped {n}: {reason}", err=True)
+    for line in report.broken[:20]:
+        click.echo(f"broken: {line}", err=True)
+    if report.broken_count > 20:
+        click.echo(f"... and {report.broken_count - 20} more broken record(s)", err=True)
+    if report.broken or report.failed:
+        sys.exit(EXIT_FAILED)
 
 
 @main.group()

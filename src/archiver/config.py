@@ -46,6 +46,7 @@ class Settings:
     extract_workers: int = field(default=0, metadata={"help": "worker processes extracting during a crawl (0: one per CPU core)"})
     max_sitemap_depth: int = field(default=3, metadata={"help": "sitemap indexes followed this many levels deep"})
     revisit_days: float = field(default=30.0, metadata={"help": "revisit articles for changes until this many days after publication (0: never)"})
+    cluster: str = field(default="", metadata={"help": "Dask scheduler (tcp://HOST:8786) that runs crawl and import work; empty: this machine"})
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with the given fields replaced; None values are ignored (unset flags)."""

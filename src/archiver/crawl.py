@@ -26,15 +26,13 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
-import multiprocessing
 import os
 import signal
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor as PoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,14 +44,28 @@ import sqlite_utils
 from archiver import store
 from archiver.config import Settings
 from archiver.discover import Discovery, parse_date
-from archiver.errors import ArchiverError, ConfigError, CrawlLocked, FetchError, HTTPStatusError, StoreError
+from archiver.errors import ConfigError, CrawlLocked, FetchError, HTTPStatusError, StoreError
+from archiver.executor import (
+    Executor,
+    HostGate,
+    ItemOutcome,
+    LinkRules,
+    WorkItem,
+    WorkUnit,
+    discover_job,
+    extract_job,
+    init_worker,
+    inline_pool,
+    make_executor,
+    process_pool,
+)
 from archiver.fetch import RETRY_STATUSES, Sleep, fetch, make_client, utc_now
 from archiver.models import Article, CrawlReport, Fetched, FetchFailure, FetchResult
-from archiver.pipeline import extract_fetched, failure_of
 from archiver.robots import (
     ALLOW_ALL,
     CACHE_SECONDS,
     DISALLOW_ALL,
+    MAX_ROBOTS_BYTES,
     RobotsPolicy,
     policy_from_response,
     robots_url,
@@ -224,67 +236,7 @@ def crawl_lock(db_path: str | Path) -> Iterator[Path]:
         os.close(fd)  # closing releases the lock
 
 
-# --- work done in worker processes ---------------------------------------------------------------------
-
-_WORKER_SITES: tuple[SiteRules, ...] = ()
-
-
-def init_worker(sites: Sequence[SiteRules]) -> None:
-    """Worker process start: keep the site rules, so jobs carry only their page."""
-    global _WORKER_SITES
-    _WORKER_SITES = tuple(sites)
-    if multiprocessing.parent_process() is not None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the crawl process decides when to stop
-
-
-def extract_job(fetched: Fetched) -> Article | FetchFailure:
-    """Extract one article page (runs in a worker process)."""
-    try:
-        return extract_fetched(fetched, _WORKER_SITES)
-    except ArchiverError as exc:
-        return failure_of(fetched.url, exc)
-
-
-@dataclass(frozen=True)
-class LinkRules:
-    """Which links of a section page are articles (a site's patterns and domains)."""
-
-    patterns: tuple[str, ...] = ()
-    excludes: tuple[str, ...] = ()
-    domains: tuple[str, ...] = ()
-
-
-def discover_job(fetched: Fetched, rules: LinkRules) -> Discovery | FetchFailure:
-    """Read the links of one source (runs in a worker process)."""
-    from archiver.discover import discover
-
-    try:
-        return discover(
-            fetched.content,
-            fetched.final_url,
-            fetched.content_type,
-            patterns=rules.patterns,
-            excludes=rules.excludes,
-            domains=rules.domains,
-        )
-    except ArchiverError as exc:
-        return failure_of(fetched.url, exc)
-
-
-def process_pool(sites: Sequence[SiteRules], workers: int) -> Executor:
-    """The extraction pool: `workers` processes (forked from a preloaded server where possible)."""
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["archiver.crawl"])
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(tuple(sites),)
-    )
-
-
-def inline_pool(sites: Sequence[SiteRules], workers: int = 1) -> Executor:
-    """A thread 'pool' in this process (for tests and tiny crawls: no process start-up)."""
-    return ThreadPoolExecutor(max_workers=1, initializer=init_worker, initargs=(tuple(sites),))
+# --- work done in worker processes: see `archiver.executor` (re-exported here) -------------------------
 
 
 # --- progress events ----------------------------------------------------------------------------------
@@ -305,35 +257,6 @@ class CrawlEvent:
 Progress = Callable[[CrawlEvent], None]
 
 
-# --- politeness -----------------------------------------------------------------------------------------
-
-
-class HostGate:
-    """Spaces requests to one host: `concurrency` at a time, each `delay` seconds after the
-    previous one started and (one at a time) after it finished."""
-
-    def __init__(self, delay: float, concurrency: int) -> None:
-        self.delay = delay
-        self.concurrency = max(1, concurrency)
-        self._slots = asyncio.Semaphore(self.concurrency)
-        self._lock = asyncio.Lock()
-        self._ready_at = 0.0
-
-    @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        async with self._slots:
-            async with self._lock:
-                wait = self._ready_at - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                self._ready_at = time.monotonic() + self.delay
-            try:
-                yield
-            finally:
-                if self.concurrency == 1:
-                    self._ready_at = max(self._ready_at, time.monotonic() + self.delay)
-
-
 # --- the crawler -----------------------------------------------------------------------------------------
 
 
@@ -347,6 +270,9 @@ class _Counts:
     not_modified: int = 0
     failed: int = 0
     robots_blocked: int = 0
+
+
+_LEAVE = object()  # `_prepare`: leave this host for the rest of the run
 
 
 @dataclass
@@ -372,7 +298,8 @@ class Crawler:
         progress: Progress | None = None,
         clock: Callable[[], datetime] | None = None,
         sleep: Sleep = asyncio.sleep,
-        pool: Callable[[Sequence[SiteRules], int], Executor] = process_pool,
+        pool: Callable[[Sequence[SiteRules], int], PoolExecutor] = process_pool,
+        executor: Executor | None = None,
     ) -> None:
         self.db = db
         self.sources = list(sources)
@@ -383,7 +310,8 @@ class Crawler:
         self.progress = progress
         self.clock = clock or (lambda: datetime.now(UTC))
         self.sleep = sleep
-        self.make_pool = pool
+        # where units of work run: in this process (extraction in `pool`), or a Dask cluster
+        self.executor = executor or make_executor(settings, pool, sleep=sleep)
         self.counts = _Counts()
         self.run_id = 0
         self.hosts: dict[str, _Host] = {}
@@ -455,6 +383,14 @@ class Crawler:
     # -- the run
 
     async def run(self) -> CrawlReport:
+        # first, so that a cluster that cannot be reached fails before anything is written
+        await self.executor.start(self.sites, self.settings)
+        try:
+            return await self._run()
+        finally:
+            await self.executor.close()
+
+    async def _run(self) -> CrawlReport:
         self.started = time.monotonic()
         self.wake = asyncio.Event()
         now = iso(self.now())
@@ -468,9 +404,6 @@ class Crawler:
         self.emit("start", detail=f"{len(self.sources)} source(s)")
         loop = asyncio.get_running_loop()
         handled = self._install_signals(loop)
-        workers = self.settings.extract_workers or os.cpu_count() or 1
-        self.slots = asyncio.Semaphore(max(2, 2 * workers))
-        self.pool = self.make_pool(self.sites, workers)
         status = "running"
         try:
             async with make_client(self.settings) as client:
@@ -482,7 +415,6 @@ class Crawler:
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
-            self.pool.shutdown(wait=True, cancel_futures=True)
             report = self.report(self._due_count())
             if status == "running":  # an exception on the way out
                 status = "failed"
@@ -570,22 +502,25 @@ class Crawler:
                     self.db, host, iso(self.now()), exclude=state.claimed, limit=BATCH
                 )
                 if not batch:
-                    if state.pending:  # what they discover may be due on this host
-                        await asyncio.wait(set(state.pending))
-                        continue
                     break
+                entries: dict[str, FrontierEntry] = {}
+                items: list[WorkItem] = []
+                leave = False
                 for entry in batch:
                     if not self.budget_left():
                         break
-                    if not await self._visit(host, state, entry):
+                    item = await self._prepare(host, state, entry)
+                    if item is _LEAVE:
+                        leave = True
                         break
-                else:
-                    continue
-                if host in self.unavailable:
+                    if isinstance(item, WorkItem):
+                        entries[item.url] = entry
+                        items.append(item)
+                for unit in self._units(host, state, items):
+                    await self._run_unit(state, unit, entries)
+                if leave or host in self.unavailable:
                     break
-            if state.pending:
-                await asyncio.wait(set(state.pending))
-        except Exception as exc:  # a bug or a dead store: stop the run, report it, lose nothing
+        except Exception as exc:  # a bug, a dead store or a lost cluster: stop, report, lose nothing
             log.exception("crawl of %s failed", host)
             if self.fatal is None:
                 self.fatal = exc
@@ -595,8 +530,41 @@ class Crawler:
             if self.wake is not None:
                 self.wake.set()
 
-    async def _visit(self, host: str, state: _Host, entry: FrontierEntry) -> bool:
-        """Fetch one due URL and hand its answer on; False when the host is to be left."""
+    def _units(self, host: str, state: _Host, items: list[WorkItem]) -> Iterator[WorkUnit]:
+        """The host's prepared URLs as units: sources and articles apart, in crawl order, at most
+        the executor's unit size each."""
+        size = max(1, self.executor.unit_size)
+        run: list[WorkItem] = []
+        for item in items:
+            if run and (len(run) >= size or run[-1].is_source != item.is_source):
+                yield WorkUnit(host, tuple(run), self.settings, state.gate.delay, state.gate.concurrency)
+                run = []
+            run.append(item)
+        if run:
+            yield WorkUnit(host, tuple(run), self.settings, state.gate.delay, state.gate.concurrency)
+
+    def _fetching_stops(self) -> bool:
+        """Whether the executor stops fetching a unit's remaining URLs: on a signal, an error or
+        max_duration (URLs counted against max_pages when prepared are still fetched)."""
+        if self.settings.max_duration and time.monotonic() - self.started >= self.settings.max_duration:
+            self.stop("max-duration")
+        return self.stopping and self.stop_reason != "max-pages"
+
+    async def _run_unit(self, state: _Host, unit: WorkUnit, entries: dict[str, FrontierEntry]) -> None:
+        """Run one unit on the executor and store each outcome as it comes back (this process is
+        the only writer). A URL the unit did not get to stays due."""
+        urls = [item.url for item in unit.items]
+        state.claimed.update(urls)
+        try:
+            async for outcome in self.executor.run(unit, state.gate, self._fetching_stops):
+                self.counts.fetched += 1
+                self._apply(entries[outcome.url], outcome)
+        finally:
+            state.claimed.difference_update(urls)
+
+    async def _prepare(self, host: str, state: _Host, entry: FrontierEntry) -> WorkItem | object | None:
+        """Decide one due URL: a WorkItem to fetch (robots allow it, validators attached), None
+        when it is settled without a request, or _LEAVE when the host is to be left."""
         now = self.now()
         policy = await self._robots(entry.url, state.gate)
         if policy.mode == DISALLOW_ALL:
@@ -605,7 +573,7 @@ class Crawler:
             self.unavailable.add(host)
             log.warning("skipping %s for this run: %s (%d URL(s) left due)", host, policy.reason, due)
             self.emit("blocked", entry.url, "robots-unavailable", detail=policy.reason)
-            return False
+            return _LEAVE
         if self.settings.respect_robots and not policy.allows(entry.url, self.settings.user_agent):
             self.counts.robots_blocked += 1
             frontier.update(
@@ -613,49 +581,23 @@ class Crawler:
                 next_attempt_at=iso(now + timedelta(seconds=CACHE_SECONDS)), crawl_run_id=self.run_id,
             )
             self.emit("blocked", entry.url, "robots-blocked")
-            return True
+            return None
         if entry.kind == "article" and entry.state == "queued" and entry.last_attempt_at is None:
             done = frontier.stored_since(self.db, entry.url, entry.discovered_at)
             if done is not None:  # stored by a run killed before it marked the row
                 frontier.update(self.db, entry.url, state="done", article_id=done,
                                 last_attempt_at=entry.discovered_at,
                                 next_attempt_at=self.revisit(entry.published_at, entry.discovered_at, 0, entry.discovered_at))
-                return True
+                return None
         if entry.is_source:
             if entry.url in self.sources_read:
                 frontier.update(self.db, entry.url, next_attempt_at=iso(now + SOURCE_RECHECK))
                 log.info("%s: already read in this run (a sitemap cycle?); skipped", entry.url)
-                return True
+                return None
             self.sources_read.add(entry.url)
-        headers = self._validators(entry)
-        state.claimed.add(entry.url)
         self.fetches_started += 1
-        started_at = utc_now()
-        t0 = time.monotonic()
-        answer: Fetched | FetchError
-        try:
-            async with state.gate.turn():
-                try:
-                    answer = await fetch(self.client, entry.url, self.settings, headers=headers, sleep=self.sleep)
-                except FetchError as exc:
-                    answer = exc
-        except BaseException:
-            state.claimed.discard(entry.url)
-            raise
-        self.counts.fetched += 1
-        await self.slots.acquire()  # bounded: fetching waits while extraction is behind
-        task = asyncio.create_task(self._process(entry, answer, started_at, time.monotonic() - t0))
-        state.pending.add(task)
-
-        def finished(t: asyncio.Task[None]) -> None:
-            state.pending.discard(t)
-            state.claimed.discard(entry.url)
-            self.slots.release()
-            if self.wake is not None:
-                self.wake.set()
-
-        task.add_done_callback(finished)
-        return True
+        rules = self.link_rules(entry) if entry.is_source else LinkRules()
+        return WorkItem(entry.url, entry.kind, tuple(self._validators(entry).items()), rules)
 
     def _due_on_host(self, host: str) -> int:
         row = self.db.execute(
@@ -703,14 +645,25 @@ class Crawler:
         status: int | None
         try:
             async with gate.turn():
-                answer = await fetch(self.client, robots_url(home), self.settings, sleep=self.sleep)
+                answer = await fetch(self.client, robots_url(home), self.settings, sleep=self.sleep,
+                                     max_bytes=MAX_ROBOTS_BYTES, truncate=True)
             status, body_bytes = answer.status, answer.content
         except HTTPStatusError as exc:
             status, body_bytes = exc.status, b""
+            reason = exc.reason
         except FetchError as exc:
             log.warning("%s: robots.txt unreachable (%s)", home, exc.reason)
             status, body_bytes = None, b""
+            reason = exc.reason
+        else:
+            reason = f"HTTP {status}"
         policy = policy_from_response(home, status, body_bytes)
+        if policy.mode == DISALLOW_ALL:  # recorded, so failures by host show why a host was skipped
+            url = robots_url(home)
+            failure = FetchFailure(url, "robots", f"robots.txt unavailable ({reason}); "
+                                   "the host is skipped for this run, as RFC 9309 asks", status)
+            store.store_result(self.db, FetchResult(url, iso(now), 0.0, failure=failure),
+                               crawl_run_id=self.run_id)
         if policy.cacheable and status is not None:
             frontier.cache_robots(
                 self.db, home, status, policy.text, iso(now), iso(now + timedelta(seconds=CACHE_SECONDS))
@@ -740,29 +693,22 @@ class Crawler:
 
     # -- results (this process: the only writer)
 
-    async def _process(self, entry: FrontierEntry, answer: Fetched | FetchError, started_at: str, duration: float) -> None:
+    def _apply(self, entry: FrontierEntry, outcome: ItemOutcome) -> None:
+        answer, started_at, duration = outcome.answer, outcome.started_at, outcome.duration
         try:
             # each outcome's writes (archive rows and frontier state) are one commit: a kill
             # between them cannot leave an article stored but its URL still queued
-            if isinstance(answer, FetchError):
-                with store.transaction(self.db):
-                    self._failed(entry, failure_of(entry.url, answer), None, started_at, duration)
-            elif answer.status == 304:
-                with store.transaction(self.db):
+            with store.transaction(self.db):
+                if isinstance(answer, FetchFailure):
+                    self._failed(entry, answer, None, started_at, duration)
+                elif answer.status == 304:
                     self._not_modified(entry, answer, started_at, duration)
-            elif entry.kind == "article":
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self.pool, extract_job, answer)
-                with store.transaction(self.db):
-                    self._stored(entry, answer, result, started_at, duration)
-            else:
-                loop = asyncio.get_running_loop()
-                found = await loop.run_in_executor(self.pool, discover_job, answer, self.link_rules(entry))
-                with store.transaction(self.db):
-                    self._discovered(entry, answer, found, started_at, duration)
-        except BrokenProcessPool as exc:
-            self.fatal = StoreError(f"the extraction worker processes died ({exc}); nothing was lost, run the crawl again")
-            self.stop("error")
+                elif entry.kind == "article":
+                    assert isinstance(outcome.result, (Article, FetchFailure)), outcome.result
+                    self._stored(entry, answer, outcome.result, started_at, duration)
+                else:
+                    assert isinstance(outcome.result, (Discovery, FetchFailure)), outcome.result
+                    self._discovered(entry, answer, outcome.result, started_at, duration)
         except (StoreError, OSError) as exc:
             log.error("%s: %s", entry.url, exc)
             if self.fatal is None:
@@ -908,11 +854,15 @@ def crawl(
     progress: Progress | None = None,
     clock: Callable[[], datetime] | None = None,
     sleep: Sleep = asyncio.sleep,
-    pool: Callable[[Sequence[SiteRules], int], Executor] = process_pool,
+    pool: Callable[[Sequence[SiteRules], int], PoolExecutor] = process_pool,
+    executor: Executor | None = None,
 ) -> CrawlReport:
-    """Run one crawl over an open archive and return its report (no lock: see `run_crawl`)."""
+    """Run one crawl over an open archive and return its report (no lock: see `run_crawl`).
+
+    Units of work run on `executor`: by default in this process (extraction in `pool`), or on
+    the Dask scheduler that `settings.cluster` names (`archiver.executor`)."""
     crawler = Crawler(db, sources, settings, sites=sites, command=command, progress=progress,
-                      clock=clock, sleep=sleep, pool=pool)
+                      clock=clock, sleep=sleep, pool=pool, executor=executor)
     return asyncio.run(crawler.run())
 
 
@@ -924,20 +874,29 @@ def run_crawl(
     sites: Sequence[SiteRules] = (),
     command: str = "crawl",
     progress: Progress | None = None,
-    pool: Callable[[Sequence[SiteRules], int], Executor] = process_pool,
+    pool: Callable[[Sequence[SiteRules], int], PoolExecutor] = process_pool,
+    executor: Executor | None = None,
 ) -> CrawlReport:
     """Take the archive's crawl lock (CrawlLocked if another crawl has it), open the archive and
     crawl. This is what `archiver crawl` and `archiver demo` run."""
     with crawl_lock(db_path):
         db = store.open_archive(db_path)
         try:
-            return crawl(db, sources, settings, sites=sites, command=command, progress=progress, pool=pool)
+            return crawl(db, sources, settings, sites=sites, command=command, progress=progress,
+                         pool=pool, executor=executor)
         finally:
             db.conn.close()
 
 
 __all__ = [
     "EXIT_LOCKED",
+    "HostGate",
+    "LinkRules",
+    "discover_job",
+    "extract_job",
+    "init_worker",
+    "inline_pool",
+    "process_pool",
     "CrawlEvent",
     "CrawlLocked",
     "Crawler",

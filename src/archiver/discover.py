@@ -125,15 +125,30 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def parse_xml(content: bytes, url: str) -> etree._Element:
-    """Parse XML without entity expansion, DTDs or network access; raises ExtractError."""
+def parse_xml(content: bytes, url: str) -> tuple[etree._Element, str | None]:
+    """Parse XML without entity expansion, DTDs or network access; raises ExtractError.
+
+    Feeds in the wild are often slightly broken, so the parser recovers what it can; the second
+    value describes the first error when it had to (None for a well-formed document)."""
+    parser = _parser()
     try:
-        root = etree.fromstring(content, _parser(), base_url=url)
+        root = etree.fromstring(content, parser, base_url=url)
     except etree.XMLSyntaxError as exc:
         raise ExtractError(url, f"not well-formed XML ({exc})") from None
     if root is None:
         raise ExtractError(url, "empty or unreadable XML document")
-    return root
+    errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+    problem = f"{errors[0].message.strip()}, line {errors[0].line}" if errors else None
+    return root, problem
+
+
+def _checked(url: str, what: str, problem: str | None, found: int, notes: list[str]) -> None:
+    """A broken document with nothing readable fails; one with something left gets a note."""
+    if problem is None:
+        return
+    if not found:
+        raise ExtractError(url, f"{what} is not well-formed XML ({problem}) and no links could be read")
+    notes.append(f"{what} is not well-formed XML ({problem}); read the {found} link(s) recovered")
 
 
 def _local(element: etree._Element) -> str:
@@ -192,7 +207,7 @@ def _base(element: etree._Element, fallback: str) -> str:
 
 def parse_feed(content: bytes, url: str) -> Discovery:
     """Article links of an RSS 2.0, RSS 1.0 (RDF) or Atom feed, with their dates."""
-    root = parse_xml(inflate(content, url), url)
+    root, problem = parse_xml(inflate(content, url), url)
     kind = _local(root)
     links: list[Link] = []
     notes: list[str] = []
@@ -215,6 +230,7 @@ def parse_feed(content: bytes, url: str) -> Discovery:
         link = _atom_entry(entry, url) if form == "atom" else _rss_item(entry, url)
         if link is not None:
             links.append(link)
+    _checked(url, "feed", problem, len(links), notes)
     return Discovery(kind=form, url=url, articles=tuple(_unique(links)), notes=tuple(notes))
 
 
@@ -261,7 +277,7 @@ def _atom_entry(entry: etree._Element, url: str) -> Link | None:
 def parse_sitemap(content: bytes, url: str) -> Discovery:
     """Pages of an XML sitemap (Google News dates included), or child sitemaps of an index.
     Gzipped sitemaps are inflated (with a cap) whatever their Content-Type."""
-    root = parse_xml(inflate(content, url), url)
+    root, problem = parse_xml(inflate(content, url), url)
     kind = _local(root)
     notes: list[str] = []
     if kind not in ("urlset", "sitemapindex"):
@@ -283,6 +299,7 @@ def parse_sitemap(content: bytes, url: str) -> Discovery:
             title = _child_text(news, "title")
         found.append(Link(target, published, lastmod, title))
     links = tuple(_unique(found))
+    _checked(url, "sitemap", problem, len(links), notes)
     if kind == "sitemapindex":
         return Discovery(kind="sitemap-index", url=url, sitemaps=links, notes=tuple(notes))
     return Discovery(kind="sitemap", url=url, articles=links, notes=tuple(notes))

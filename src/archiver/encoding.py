@@ -98,6 +98,13 @@ def decode_html(content: bytes | str, charset: str | None = None) -> str:
     text = _strict(content, "utf-8")
     if text is not None:
         return text
+    if "utf-8" in declared:
+        # Declared UTF-8 with a few bad bytes (a broken include, a truncated character) is still
+        # UTF-8: replace the bad bytes rather than guess another encoding for the whole page.
+        text = content.decode("utf-8", errors="replace")
+        bad = text.count("\ufffd")
+        if bad <= max(16, sum(1 for ch in text if ch > "\x7f") // 20):
+            return text
     detected = detect_charset(content)
     encoding = detected or next((e for e in declared if e), None) or "utf-8"
     return content.decode(encoding, errors="replace")

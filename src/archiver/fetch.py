@@ -300,14 +300,16 @@ def _decoders(content_encoding: str | None) -> list[_Decoder]:
     return chain or [_Identity()]
 
 
-async def _read_body(response: httpx.Response, url: str, limit: int) -> bytes:
+async def _read_body(
+    response: httpx.Response, url: str, limit: int, truncate: bool = False
+) -> bytes:
     encoding = response.headers.get("content-encoding")
     try:
         chain = _decoders(encoding)
     except ValueError as exc:
         raise TransportError(url, f"unsupported Content-Encoding {exc.args[0]!r}") from None
     declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and not encoding and int(declared) > limit:
+    if declared and declared.isdigit() and not encoding and int(declared) > limit and not truncate:
         raise TooLarge(url, f"body of {int(declared)} bytes is over the {limit}-byte cap")
     out = bytearray()
 
@@ -315,6 +317,9 @@ async def _read_body(response: httpx.Response, url: str, limit: int) -> bytes:
         if level == len(chain):
             out.extend(data)
             if len(out) > limit:
+                if truncate:
+                    del out[limit:]
+                    raise _Enough
                 raise TooLarge(url, f"body passed the {limit}-byte cap (after decompression)")
             return
         for piece in chain[level].feed(data, limit - len(out)):
@@ -323,16 +328,22 @@ async def _read_body(response: httpx.Response, url: str, limit: int) -> bytes:
 
     try:
         async for raw in response.aiter_raw(_CHUNK):
-            if response.num_bytes_downloaded > limit:
+            if response.num_bytes_downloaded > limit and not truncate:
                 raise TooLarge(url, f"body passed the {limit}-byte cap")
             push(raw, 0)
         for level, decoder in enumerate(chain):
             tail = decoder.flush()
             if tail:
                 push(tail, level + 1)
+    except _Enough:
+        pass  # truncate: the first `limit` bytes are all that is wanted
     except zlib.error as exc:
         raise TransportError(url, f"corrupt {encoding} body: {exc}") from None
     return bytes(out)
+
+
+class _Enough(Exception):
+    """Raised inside the body reader once a truncating read has its bytes."""
 
 
 # --- one request, then the retrying fetch ---------------------------------------------------------
@@ -370,11 +381,19 @@ def _map_transport(url: str, exc: Exception) -> FetchError:
         return TransportError(url, f"cannot connect: {exc}")
     if isinstance(exc, httpx.RemoteProtocolError):
         return TransportError(url, f"connection broken mid-response: {exc}")
-    return TransportError(url, f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.NetworkError):
+        detail = str(exc) or "reset by the server"
+        return TransportError(url, f"connection broken mid-response ({type(exc).__name__}: {detail})")
+    return TransportError(url, f"{type(exc).__name__}: {exc or 'no detail'}")
 
 
 async def _attempt(
-    client: httpx.AsyncClient, url: str, settings: Settings, headers: dict[str, str]
+    client: httpx.AsyncClient,
+    url: str,
+    settings: Settings,
+    headers: dict[str, str],
+    limit: int,
+    truncate: bool,
 ) -> tuple[httpx.Response, bytes, list[str]]:
     """One attempt: follow redirects by hand (each hop checked), read the body with caps."""
     hops: list[str] = []
@@ -391,7 +410,7 @@ async def _attempt(
                     hops.append(current)
                     current = urljoin(current, response.headers["location"].strip())
                     continue
-                body = await _read_body(response, url, settings.max_body_bytes)
+                body = await _read_body(response, url, limit, truncate)
                 return response, body, hops
         except _Blocked as exc:
             raise BlockedAddress(
@@ -412,8 +431,14 @@ async def fetch(
     *,
     headers: dict[str, str] | None = None,
     sleep: Sleep = asyncio.sleep,
+    max_bytes: int | None = None,
+    truncate: bool = False,
 ) -> Fetched:
-    """Fetch one URL with retries; return a Fetched (2xx or 304) or raise a FetchError."""
+    """Fetch one URL with retries; return a Fetched (2xx or 304) or raise a FetchError.
+
+    `max_bytes` overrides the body cap; with `truncate` a longer body is cut at the cap instead
+    of failing (robots.txt: only its head is ever read)."""
+    limit = settings.max_body_bytes if max_bytes is None else max_bytes
     check_url(url)
     started = time.monotonic()
     fetched_at = utc_now()
@@ -434,7 +459,9 @@ async def fetch(
         attempts += 1
         try:
             async with asyncio.timeout(settings.deadline):
-                response, body, hops = await _attempt(client, url, settings, headers or {})
+                response, body, hops = await _attempt(
+                    client, url, settings, headers or {}, limit, truncate
+                )
         except TimeoutError:
             raise _Retryable(
                 TransportError(url, f"no complete response within the {settings.deadline:g}s deadline")
