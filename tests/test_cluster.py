@@ -21,13 +21,13 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from archiver import store  # noqa: E402
-from archiver.config import Settings  # noqa: E402
-from archiver.crawl import Source, crawl, inline_pool  # noqa: E402
-from archiver.executor import ClusterUnavailable, DaskExecutor  # noqa: E402
-from archiver.export import export_archive  # noqa: E402
-from archiver.warcimport import import_warcs  # noqa: E402
-from crawlsite import make_site, serve_site  # noqa: E402
+from archiver import store
+from archiver.config import Settings
+from archiver.crawl import Source, crawl, inline_pool
+from archiver.executor import ClusterUnavailable, DaskExecutor
+from archiver.export import export_archive
+from archiver.warcimport import import_warcs
+from crawlsite import make_site, serve_site
 
 START_TIMEOUT = 30.0
 

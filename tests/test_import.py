@@ -51,7 +51,7 @@ def crawled(tmp_path: Path, settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def test_importing_our_own_warc_export_rebuilds_the_archive(tmp_path, crawled):
-    db, base = crawled
+    db, _base = crawled
     warc = tmp_path / "export.warc.gz"
     assert export_archive(db, "warc", warc) == N
     target = store.open_archive(tmp_path / "imported.db")

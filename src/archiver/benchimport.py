@@ -130,10 +130,11 @@ def run_import_bench(pages: int, worker_counts: Sequence[int] = (1, 2)) -> list[
 
 
 def format_import_bench(results: Sequence[ImportBench]) -> str:
-    lines = [
+    header = (
         f"{'workers':>7} {'pages':>6} {'stored':>6} {'seconds':>8} {'pages/s':>8} {'speed-up':>8} "
         f"{'cores':>6} {'RSS MB':>7} {'+workers MB':>11}"
-    ]
+    )
+    lines = [header]
     for r in results:
         lines.append(
             f"{r.workers:>7} {r.records:>6} {r.stored:>6} {r.seconds:>8.1f} {r.pages_per_s:>8.1f} "

@@ -34,6 +34,10 @@ def reports_errors(func: F) -> F:
         except ArchiverError as exc:
             click.echo(f"archiver: error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
+        except OSError as exc:  # a file we were told to read or write: name it, no traceback
+            where = exc.filename or "archiver"
+            click.echo(f"archiver: error: {where}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
 

@@ -7,10 +7,13 @@ One crawl run, as `archiver crawl` and `archiver demo` run it:
 2. Hosts with due URLs are crawled in parallel (at most `max_hosts`), each by one worker that
    honours robots.txt and waits `host_delay` (or the site's Crawl-delay, capped) between
    requests, `host_concurrency` requests at a time.
-3. Each answer is handed to a pool of worker processes, which run the pure stages: discovery for
-   sources (`archiver.discover`), extraction for articles (`archiver.pipeline.extract_fetched`).
-   The queue between fetching and extracting is bounded, so memory stays flat however large the
-   crawl; this process alone writes SQLite.
+3. Each host's due URLs go, as units of work ("discover" these sources, "fetch and extract"
+   these articles: `archiver.executor.WorkUnit`), to an executor with the robots.txt decision
+   and the validators already made here. By default the fetches run on this event loop and the
+   pure stages (discovery for sources, `archiver.discover`; extraction for articles,
+   `archiver.pipeline.extract_fetched`) in a pool of worker processes, the queue between them
+   bounded so memory stays flat; with `--cluster` a Dask worker runs the whole unit. Either way
+   the outcomes come back as plain records and this process alone writes SQLite.
 4. Discovered URLs join the frontier (deduplicated against it and the archive); articles are
    stored (`archiver.store.store_result`: new, changed -> a new version, unchanged); the frontier
    row records the outcome and when the URL is next due: retries for transient failures
@@ -277,11 +280,10 @@ _LEAVE = object()  # `_prepare`: leave this host for the rest of the run
 
 @dataclass
 class _Host:
-    """A host being crawled: its gate, the URLs claimed and the results not yet stored."""
+    """A host being crawled: its gate, and the URLs of the unit in flight."""
 
     gate: HostGate
     claimed: set[str] = field(default_factory=set)
-    pending: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class Crawler:
@@ -890,22 +892,22 @@ def run_crawl(
 
 __all__ = [
     "EXIT_LOCKED",
+    "CrawlEvent",
+    "CrawlLocked",
+    "Crawler",
     "HostGate",
     "LinkRules",
+    "Source",
+    "crawl",
+    "crawl_lock",
     "discover_job",
     "extract_job",
     "init_worker",
     "inline_pool",
-    "process_pool",
-    "CrawlEvent",
-    "CrawlLocked",
-    "Crawler",
-    "Source",
-    "crawl",
-    "crawl_lock",
     "next_retry",
     "next_revisit",
     "plan_sources",
+    "process_pool",
     "run_crawl",
     "sources_for_site",
 ]

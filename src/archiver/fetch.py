@@ -96,6 +96,8 @@ def check_url(url: str) -> tuple[str, str, int]:
     host = parts.hostname
     if not host:
         raise InvalidURL(url, "URL has no host; give a full http:// or https:// URL")
+    if any(ch.isspace() or ch in '<>"{}|\\^`%' for ch in host):
+        raise InvalidURL(url, f"malformed host {host!r}; give a full http:// or https:// URL")
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 

@@ -254,7 +254,10 @@ def load_sites(directory: str | Path = "selectors") -> list[SiteRules]:
 def rules_for_url(sites: list[SiteRules], url: str) -> SiteRules | None:
     """The site file for a URL: the one whose longest domain matches the URL's host."""
     best: tuple[int, SiteRules] | None = None
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:  # a malformed URL belongs to no site; fetching it fails on its own
+        return None
     for site in sites:
         for domain in site.domains:
             matched = host == domain or host.endswith("." + domain)
