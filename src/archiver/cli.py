@@ -10,13 +10,17 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from archiver import __version__
 from archiver.config import DEFAULT_DB, Settings, load_settings
 from archiver.errors import ArchiverError
+
+if TYPE_CHECKING:
+    from archiver.models import FetchResult
+    from archiver.store import StoreOutcome
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -261,7 +265,7 @@ def crawl(
 DEMO_PORT = 8765
 
 
-def print_results(results: list, as_json: bool) -> int:  # type: ignore[type-arg]
+def print_results(results: list[tuple[FetchResult, StoreOutcome]], as_json: bool) -> int:
     """Print one line (or JSON object) per fetch result; return how many failed."""
     failed = 0
     for result, outcome in results:

@@ -18,6 +18,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -251,7 +252,7 @@ def load_sites(directory: str | Path = "selectors") -> list[SiteRules]:
     return [load_site(path) for path in sorted(root.glob("*.toml"))]
 
 
-def rules_for_url(sites: list[SiteRules], url: str) -> SiteRules | None:
+def rules_for_url(sites: Sequence[SiteRules], url: str) -> SiteRules | None:
     """The site file for a URL: the one whose longest domain matches the URL's host."""
     best: tuple[int, SiteRules] | None = None
     try:
