@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import signal
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor as PoolExecutor
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -400,7 +401,8 @@ class DaskExecutor:
         self.client = await connect(self.address, self.timeout, asynchronous=True)
         nthreads = sum((await self.client.nthreads()).values()) or 1
         self.inflight = asyncio.Semaphore(max(2, 2 * nthreads))
-        self.sites = await self.client.scatter(SiteBundle(tuple(sites)), broadcast=True, hash=False)
+        self.bundle = SiteBundle(tuple(sites))
+        self.sites = await self.client.scatter(self.bundle, broadcast=True, hash=False)
         self.completed = distributed.as_completed(with_results=False)
         log.info("cluster %s: %d worker thread(s)", self.address, nthreads)
 
@@ -422,31 +424,44 @@ class DaskExecutor:
             except Exception as exc:  # noqa: BLE001 - any remote error: raised in the host that asked
                 waiter.set_exception(exc)
 
-    async def run(self, unit: WorkUnit, gate: HostGate, stop: Callable[[], bool]) -> AsyncIterator[ItemOutcome]:
-        if stop():
-            return
-        # spaced from this host's last request (robots.txt, the last unit), and bounded in all
-        async with gate.turn(), self.inflight:
-            key = f"archiver-unit-{next(self._ids)}-{unit.kind}-{unit.host}"
+    async def _submit(self, unit: WorkUnit) -> tuple[ItemOutcome, ...]:
+        """Run one unit on the cluster. Dask reruns a unit whose worker died; a unit Dask still
+        gives up on (or forgets, as it can when workers die) is submitted again from here, up to
+        `retries` times: units only fetch, so running one twice stores nothing twice."""
+        for attempt in range(self.retries + 1):
+            key = f"archiver-unit-{uuid.uuid4().hex[:12]}-{unit.kind}-{unit.host}"
             waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._waiters[key] = waiter
-            future = self.client.submit(
-                run_unit, unit, self.sites, key=key, pure=False, retries=self.retries
-            )
+            future = self.client.submit(run_unit, unit, self.sites, key=key, pure=False, retries=self.retries)
             self.completed.add(future)
             if self._collector is None or self._collector.done():
                 self._collector = asyncio.create_task(self._collect())
             try:
-                outcomes = await waiter
+                return tuple(await waiter)
             except asyncio.CancelledError:
                 future.cancel()
                 raise
-            except Exception as exc:
+            except Exception as exc:  # any remote failure: try again, then report
+                self._waiters.pop(key, None)
+                if attempt < self.retries:
+                    log.warning("cluster %s: unit of %s lost (%s: %s); submitting it again",
+                                self.address, unit.host, type(exc).__name__, exc)
+                    # the site rules may have died with the worker that held them
+                    self.sites = await self.client.scatter(self.bundle, broadcast=True, hash=False)
+                    continue
                 raise ClusterUnavailable(
                     f"cluster {self.address}: a unit of {len(unit.items)} URL(s) of {unit.host} "
                     f"failed on every try ({type(exc).__name__}: {exc}); its URLs stay due, "
                     "nothing was lost: check the workers, then run again"
                 ) from exc
+        raise AssertionError("unreachable")
+
+    async def run(self, unit: WorkUnit, gate: HostGate, stop: Callable[[], bool]) -> AsyncIterator[ItemOutcome]:
+        if stop():
+            return
+        # spaced from this host's last request (robots.txt, the last unit), and bounded in all
+        async with gate.turn(), self.inflight:
+            outcomes = await self._submit(unit)
         for outcome in outcomes:
             yield outcome
 

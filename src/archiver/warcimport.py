@@ -456,7 +456,7 @@ def _import_on_cluster(db: sqlite_utils.Database, files: Sequence[Path], report:
     distributed = import_distributed()
     client = connect(address, timeout)
     try:
-        bundle = client.scatter(SiteBundle(tuple(sites)), broadcast=True, hash=False)
+        bundle = SiteBundle(tuple(sites))  # sent with each task: a lost worker loses no dependency
         window = max(2, 2 * (sum(client.nthreads().values()) or 1))
         pieces = iter(file_ranges(files, absolute=True))
         order: dict[str, int] = {}
