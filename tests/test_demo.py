@@ -21,9 +21,7 @@ def test_the_seed_article_page_is_the_fixture_byte_for_byte():
 def test_demo_crawls_both_sites_then_stores_nothing_new(tmp_path, settings, monkeypatch):
     monkeypatch.setattr(demo, "run_crawl", lambda *a, **kw: _inline(*a, **kw))
     db = tmp_path / "archive.db"
-    with socket.socket() as probe:  # fixed ports for both runs, as `archiver demo` has
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = two_free_ports()  # fixed ports for both runs, as `archiver demo` has
     quick = replace(settings, extract_workers=1)
     articles = list(LEVANT.glob("20*/*/*/index.html")) + list(COURIER.glob("20*/*/*/index.html"))
     first = run_demo(db, quick, port=port)
@@ -45,6 +43,21 @@ def test_demo_crawls_both_sites_then_stores_nothing_new(tmp_path, settings, monk
     assert again.not_modified == 4 and again.fetched == 4  # the four configured sources
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM pages").fetchone()[0] == pages
+
+
+def two_free_ports() -> int:
+    """A port P with P and P + 1 both free (the demo serves its two sites on them)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return int(port)
+    raise RuntimeError("no two consecutive free ports")
 
 
 def _inline(*args, **kwargs):  # type: ignore[no-untyped-def]
