@@ -50,9 +50,11 @@ def test_sigkill_at_random_moments_then_the_next_run_completes(tmp_path: Path, s
             time.sleep(rng.uniform(0.4, 2.5))
             if proc.poll() is not None:
                 break  # it finished before its kill
+            family = descendants(proc.pid)  # the forkserver and extraction workers
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
             kills += 1
+            wait_until_gone(family)  # no orphaned workers left behind by a kill -9
             assert rows(db, "PRAGMA integrity_check") == [("ok",)]
             # never half an article: every article has its version, its page and its fetch row
             assert rows(db, "SELECT COUNT(*) FROM articles a WHERE NOT EXISTS "
@@ -73,6 +75,36 @@ def test_sigkill_at_random_moments_then_the_next_run_completes(tmp_path: Path, s
         again = {g.split("?")[0] for g in gets[position:]}
         assert not again & stored, (kills, sorted(again & stored))
     assert rows(db, "SELECT COUNT(*) FROM frontier WHERE state != 'done'") == [(0,)]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def wait_until_gone(pids: set[int], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    alive = set(pids)
+    while alive and time.monotonic() < deadline:
+        alive = {p for p in alive if Path(f"/proc/{p}").exists()
+                 and "Z" not in (Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[:1] or [""])}
+        time.sleep(0.1)
+    assert not alive, f"processes left behind after kill -9: {sorted(alive)}"
 
 
 def free_port() -> int:

@@ -27,6 +27,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -93,12 +94,29 @@ class HostGate:
 _WORKER_SITES: tuple[SiteRules, ...] = ()
 
 
-def init_worker(sites: Sequence[SiteRules]) -> None:
-    """Worker process start: keep the site rules, so jobs carry only their page."""
+def init_worker(sites: Sequence[SiteRules], coordinator: int | None = None) -> None:
+    """Worker process start: keep the site rules, so jobs carry only their page; with the
+    coordinator's pid, leave when it is gone (a crawl killed with -9 leaves no workers behind)."""
     global _WORKER_SITES
     _WORKER_SITES = tuple(sites)
     if multiprocessing.parent_process() is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the crawl process decides when to stop
+        if coordinator:
+            threading.Thread(target=_exit_with, args=(coordinator,), name="archiver-orphan-watch",
+                             daemon=True).start()
+
+
+def _exit_with(pid: int, every: float = 0.5) -> None:
+    """Exit this worker once process `pid` has ended. A pool worker of a process killed with -9
+    would otherwise wait forever on its task queue (it holds that pipe's write end itself)."""
+    while True:
+        time.sleep(every)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the pid now belongs to another user's process: ours is gone
+            os._exit(0)
 
 
 def worker_sites() -> tuple[SiteRules, ...]:
@@ -147,7 +165,8 @@ def process_pool(sites: Sequence[SiteRules], workers: int) -> PoolExecutor:
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["archiver.executor"])
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(tuple(sites),)
+        max_workers=workers, mp_context=ctx, initializer=init_worker,
+        initargs=(tuple(sites), os.getpid()),
     )
 
 

@@ -111,6 +111,16 @@ class FetchFailure:
 
 
 @dataclass(frozen=True)
+class PackedBody:
+    """A page body as the archive keeps it: gzipped, with its SHA-256 and size. Made where the
+    page is processed (a worker), so the one process that writes SQLite only inserts it."""
+
+    gz: bytes
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class FetchResult:
     """The outcome of fetching and extracting one URL: an article or a failure, never both."""
 
@@ -121,6 +131,7 @@ class FetchResult:
     article: Article | None = None
     failure: FetchFailure | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    body: PackedBody | None = None  # fetched.content packed for storage, when already done
 
     @property
     def ok(self) -> bool:

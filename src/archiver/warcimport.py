@@ -29,7 +29,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -38,10 +38,11 @@ import sqlite_utils
 
 from archiver.errors import ArchiverError, ConfigError
 from archiver.executor import SiteBundle, connect, process_pool, worker_sites
-from archiver.models import Article, Fetched, FetchFailure, FetchResult
+from archiver.models import Article, Fetched, FetchFailure, FetchResult, PackedBody
 from archiver.pipeline import ensure_html, extract_fetched, failure_of
 from archiver.sites import SiteRules, rules_for_url
 from archiver.store import transaction
+from archiver.store.archive import pack_body
 from archiver.store.imports import store_imported
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class WarcPage:
     path: str
     offset: int
     fetched: Fetched
+    body: PackedBody | None = None  # packed by the worker that read it
 
 
 @dataclass(frozen=True)
@@ -310,7 +312,8 @@ def import_range(
             result: Article | FetchFailure = extract_fetched(item.fetched, rules)
         except ArchiverError as exc:
             result = failure_of(item.fetched.url, exc)
-        out.append((item, result))
+        # packing (gzip, sha256) here rather than in the one process that writes SQLite
+        out.append((replace(item, body=pack_body(item.fetched.content)), result))
     return RangeResult(tuple(out))
 
 
@@ -380,7 +383,8 @@ def _store(db: sqlite_utils.Database, report: ImportReport, page: WarcPage,
         db,
         FetchResult(fetched.url, fetched.fetched_at, 0.0, fetched=fetched,
                     article=result if isinstance(result, Article) else None,
-                    failure=result if isinstance(result, FetchFailure) else None),
+                    failure=result if isinstance(result, FetchFailure) else None,
+                    body=page.body),
         site=rules.name if rules else None,
     )
     if stored is None:

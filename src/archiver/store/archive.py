@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from archiver.errors import StoreError
-from archiver.models import Article, Fetched, FetchResult
+from archiver.models import Article, Fetched, FetchResult, PackedBody
 from archiver.store import schema
 
 BUSY_TIMEOUT_MS = 30_000
@@ -184,7 +184,13 @@ def decompress(blob: bytes) -> bytes:
     return gzip.decompress(blob)
 
 
-def _insert_page(conn: sqlite3.Connection, fetched: Fetched) -> int:
+def pack_body(content: bytes) -> PackedBody:
+    """A body as `pages` stores it (pure: workers call it so the writer does not have to)."""
+    return PackedBody(compress(content), hashlib.sha256(content).hexdigest(), len(content))
+
+
+def _insert_page(conn: sqlite3.Connection, fetched: Fetched, packed: PackedBody | None = None) -> int:
+    packed = packed or pack_body(fetched.content)
     length = fetched.header("content-length")
     cur = conn.execute(
         """INSERT INTO pages (url, final_url, status, content_type, charset, etag, last_modified,
@@ -199,9 +205,9 @@ def _insert_page(conn: sqlite3.Connection, fetched: Fetched) -> int:
             fetched.header("etag"),
             fetched.header("last-modified"),
             int(length) if length and length.isdigit() else None,
-            compress(fetched.content),
-            len(fetched.content),
-            hashlib.sha256(fetched.content).hexdigest(),
+            packed.gz,
+            packed.size,
+            packed.sha256,
             fetched.fetched_at,
             fetched.elapsed,
             json.dumps([[name, value] for name, value in fetched.headers], ensure_ascii=False),
@@ -360,7 +366,7 @@ def store_result(
         page_id = None
         fetched = result.fetched
         if fetched is not None and fetched.status != 304:
-            page_id = _insert_page(conn, fetched)
+            page_id = _insert_page(conn, fetched, result.body)
         if result.article is not None:
             stored = _save_article(
                 conn, result.article, page_id, fetched.fetched_at if fetched else result.started_at, site

@@ -15,9 +15,9 @@ from archiver.models import Fetched, FetchResult
 from archiver.store.archive import StoreOutcome, store_result, transaction
 
 
-def page_stored(db: sqlite_utils.Database, fetched: Fetched) -> bool:
+def page_stored(db: sqlite_utils.Database, fetched: Fetched, digest: str | None = None) -> bool:
     """Whether this capture (URL, body sha256, fetch time) is already a stored page."""
-    digest = hashlib.sha256(fetched.content).hexdigest()
+    digest = digest or hashlib.sha256(fetched.content).hexdigest()
     row = db.execute(
         "SELECT 1 FROM pages WHERE url = ? AND sha256 = ? AND fetched_at = ? LIMIT 1",
         [fetched.url, digest, fetched.fetched_at],
@@ -32,7 +32,7 @@ def store_imported(
     it is not stored already; None (and nothing written) when it is."""
     assert result.fetched is not None, "an imported result always has its page"
     with transaction(db):
-        if page_stored(db, result.fetched):
+        if page_stored(db, result.fetched, result.body.sha256 if result.body else None):
             return None
         return store_result(db, result, site=site)
 
