@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from archiver.errors import ArchiverError, SiteFileError
+from archiver.urls import same_site
 
 _PROBE = LexborHTMLParser("<html><body><div><p>x</p></div></body></html>")
 _ARTICLE_KEYS = ("title", "subtitle", "body", "published", "modified", "authors", "section",
@@ -98,8 +99,7 @@ class SiteRules:
 
     def matches(self, url: str) -> bool:
         """Whether `url`'s host is one of the domains or a subdomain of one."""
-        host = (urlsplit(url).hostname or "").lower().rstrip(".")
-        return any(host == d or host.endswith("." + d) for d in self.domains)
+        return same_site(url, self.domains)
 
 
 @dataclass(frozen=True)
