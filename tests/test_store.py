@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -212,13 +213,13 @@ def test_an_archive_from_before_page_headers_upgrades_without_loss(tmp_path, mon
     old.execute(
         """INSERT INTO pages (url, final_url, status, content_type, charset, etag, body, body_size,
                sha256, fetched_at) VALUES ('u', 'u', 200, 'text/html', 'utf-8', '"e"', ?, 3, 'x', 't')""",
-        [store.compress(b"abc")],
+        [gzip.compress(b"abc")],  # bodies were gzip before archive_0003_body_codec
     )
     old.close()
     monkeypatch.undo()
     assert store.upgrade_archive(path) == [name for name, _ in store.MIGRATIONS[1:]]
     db = store.open_archive(path)
-    assert db.execute("SELECT url, headers FROM pages").fetchone() == ("u", None)
+    assert db.execute("SELECT url, headers, body_codec FROM pages").fetchone() == ("u", None, "gzip")
     page = store.load_page(db, 1)
     assert page.content == b"abc"
     assert page.headers == (("Content-Type", "text/html; charset=utf-8"), ("ETag", '"e"'))
@@ -365,3 +366,94 @@ def test_a_failing_inner_write_rolls_back_only_itself(db):
                 db.conn.execute("INSERT INTO sites (name) VALUES ('dropped')")
                 raise StoreError("inner failure")
     assert [r[0] for r in db.execute("SELECT name FROM sites")] == ["kept"]
+
+
+def test_new_pages_are_zstd_and_damaged_bodies_are_a_clear_error(db):
+    store.store_result(db, result())
+    blob, codec, size = db.execute("SELECT body, body_codec, body_size FROM pages").fetchone()
+    assert codec == "zstd" and blob[:4] == b"\x28\xb5\x2f\xfd"
+    assert store.decompress(blob) == page(ARTICLE.url).content and size == len(page(ARTICLE.url).content)
+    with pytest.raises(StoreError, match="neither zstd nor gzip"):
+        store.decompress(b"plain bytes")
+
+
+def _titles(path: Path) -> list[str]:
+    """The article titles another connection sees (what is committed)."""
+    conn = sqlite3.connect(path)
+    try:
+        return [row[0] for row in conn.execute("SELECT title FROM articles ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def article_n(n: int) -> Article:
+    return replace(ARTICLE, url=f"https://news.example/{n}", canonical_url=None, title=f"Story {n}")
+
+
+def test_group_commit_commits_items_together_by_count_and_by_time(tmp_path):
+    path = tmp_path / "archive.db"
+    db = store.open_archive(path)
+    now = [0.0]
+    group = store.GroupCommit(db, max_items=3, max_seconds=10.0, clock=lambda: now[0])
+    for n in (1, 2):
+        with group.item():
+            store.store_result(db, result(article_n(n)))
+    assert _titles(path) == []  # open: nothing visible to readers yet
+    with group.item():
+        store.store_result(db, result(article_n(3)))
+    assert _titles(path) == ["Story 1", "Story 2", "Story 3"] and group.commits == 1
+    with group.item():
+        store.store_result(db, result(article_n(4)))
+    group.commit_if_due()
+    assert len(_titles(path)) == 3  # neither full nor old enough
+    now[0] = 10.0
+    group.commit_if_due()
+    assert len(_titles(path)) == 4 and group.commits == 2 and not group.open
+
+
+def test_a_failed_item_leaves_the_rest_of_its_group(tmp_path):
+    path = tmp_path / "archive.db"
+    db = store.open_archive(path)
+    group = store.GroupCommit(db, max_items=10)
+    with group.item():
+        store.store_result(db, result(article_n(1)))
+    with pytest.raises(RuntimeError):
+        with group.item():
+            store.store_result(db, result(article_n(2)))
+            raise RuntimeError("extraction bug after the article was written")
+    with group.item():
+        store.store_result(db, result(article_n(3)))
+    group.commit()
+    assert _titles(path) == ["Story 1", "Story 3"]
+    assert db.execute("SELECT count(*) FROM fetches").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == 2
+
+
+def test_a_process_killed_with_a_group_open_loses_only_that_group(tmp_path):
+    """A child process commits one group, opens another and is killed with SIGKILL."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "archive.db"
+    code = f"""
+import os, signal
+from archiver import store
+from archiver.models import Article, Fetched, FetchResult
+db = store.open_archive({str(path)!r})
+group = store.GroupCommit(db, max_items=2)
+for n in (1, 2, 3):
+    url = f"https://news.example/{{n}}"
+    page = Fetched(url, url, 200, (("Content-Type", "text/html"),), b"<p>x</p>", "2026-01-01T00:00:00Z", 0.1)
+    article = Article(url=url, title=f"Story {{n}}", body="Text.")
+    with group.item():
+        store.store_result(db, FetchResult(url, "2026-01-01T00:00:00Z", 0.1, fetched=page, article=article))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent)
+    assert proc.returncode == -signal.SIGKILL
+    db = store.open_archive(path)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert _titles(path) == ["Story 1", "Story 2"]
+    assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM fetches").fetchone()[0] == 2

@@ -102,6 +102,7 @@ def _handler(template: str, host: int, pages: list[int]) -> type[BaseHTTPRequest
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else a 40 ms delayed-ACK stall per kept-alive request
         base = ""
 
         def log_message(self, format: str, *args: object) -> None:
@@ -248,6 +249,10 @@ class TreeSampler:
     def cpu_seconds(self) -> float:
         return sum(self.cpu.values())
 
+    @property
+    def root_cpu_seconds(self) -> float:
+        return self.cpu.get(self.root, 0.0)
+
 
 # --- the benchmark ----------------------------------------------------------------------------------------
 
@@ -264,12 +269,15 @@ class CrawlBench:
     crawl_seconds: float
     crawl_pages_per_s: float
     crawl_cpu_cores: float  # average cores busy in the crawl's process tree
+    crawl_cpu_ms_per_page: float  # CPU the crawl's process tree spent per stored page
+    coordinator_cpu_ms_per_page: float  # of which the crawl process (fetch, store, schedule)
     crawl_peak_rss_mb: float  # the crawl process alone
     crawl_tree_peak_rss_mb: float  # the crawl process and its extraction workers
     server_cpu_cores: float
     extract_seconds: float
     extract_pages_per_s: float
     extract_cpu_cores: float
+    extract_cpu_ms_per_page: float
     extract_tree_peak_rss_mb: float
 
     @property
@@ -325,12 +333,15 @@ def bench_one(pages: int, hosts: int, workers: int) -> CrawlBench:
         crawl_seconds=round(crawl_seconds, 2),
         crawl_pages_per_s=round(report["new"] / crawl_seconds, 1),
         crawl_cpu_cores=round(crawl_tree.cpu_seconds / crawl_seconds, 2),
+        crawl_cpu_ms_per_page=round(1000 * crawl_tree.cpu_seconds / max(1, report["new"]), 1),
+        coordinator_cpu_ms_per_page=round(1000 * crawl_tree.root_cpu_seconds / max(1, report["new"]), 1),
         crawl_peak_rss_mb=round(crawl_tree.peak_root / mb, 1),
         crawl_tree_peak_rss_mb=round(crawl_tree.peak_tree / mb, 1),
         server_cpu_cores=round(server_cpu / crawl_seconds, 2),
         extract_seconds=round(extract["seconds"], 2),
         extract_pages_per_s=round(extract["extracted"] / extract["seconds"], 1),
         extract_cpu_cores=round(extract_tree.cpu_seconds / extract["seconds"], 2),
+        extract_cpu_ms_per_page=round(1000 * extract_tree.cpu_seconds / max(1, extract["extracted"]), 1),
         extract_tree_peak_rss_mb=round(extract_tree.peak_tree / mb, 1),
     )
 
@@ -351,6 +362,11 @@ def format_crawl_bench(results: Sequence[CrawlBench]) -> str:
             f"{r.pages:>6} {r.hosts:>5} {r.crawl_pages_per_s:>9.1f} {r.extract_pages_per_s:>11.1f} "
             f"{r.ratio:>6.0%} {r.crawl_cpu_cores:>11.2f} {r.extract_cpu_cores:>13.2f} {r.server_cpu_cores:>12.2f} "
             f"{r.crawl_peak_rss_mb:>12.1f} {r.crawl_tree_peak_rss_mb:>11.1f} {r.stored:>6}"
+        )
+    for r in results:
+        lines.append(
+            f"{r.pages} pages, CPU per page: crawl {r.crawl_cpu_ms_per_page:.1f} ms (of which the crawl "
+            f"process {r.coordinator_cpu_ms_per_page:.1f} ms), extraction alone {r.extract_cpu_ms_per_page:.1f} ms"
         )
     first = results[0]
     lines.append(

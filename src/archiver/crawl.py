@@ -20,8 +20,11 @@ One crawl run, as `archiver crawl` and `archiver demo` run it:
    (`RETRY_AFTER`), revisits of recent articles on a decaying schedule (`REVISIT_AFTER`).
 
 Sources and known articles are fetched with conditional GETs (If-None-Match/If-Modified-Since);
-a 304 stores nothing new. Every write is its own short transaction, so a crawl killed at any
-moment leaves a consistent archive and the next run carries on where it stopped.
+a 304 stores nothing new. Each outcome's writes (its archive rows and its frontier row) are
+applied together or not at all, and outcomes are committed in groups of at most `COMMIT_ITEMS`
+or `COMMIT_SECONDS` (`store.GroupCommit`), so a crawl killed at any moment leaves a consistent
+archive, loses at most the last group (its URLs are still due: they are fetched again), and the
+next run carries on where it stopped.
 """
 
 from __future__ import annotations
@@ -98,6 +101,8 @@ REVISIT_AFTER = (
 SOURCE_RECHECK = timedelta(hours=1)
 BATCH = 50  # due URLs read from the frontier at a time, per host
 SAVE_EVERY = 100  # results between progress writes of the crawl_runs row
+COMMIT_ITEMS = 100  # outcomes committed together at most (a kill loses at most these: refetched)
+COMMIT_SECONDS = 0.5  # and the longest an outcome waits to be committed (and seen by readers)
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another crawl holds the lock; cron can simply try again later
 
@@ -315,6 +320,8 @@ class Crawler:
         # where units of work run: in this process (extraction in `pool`), or a Dask cluster
         self.executor = executor or make_executor(settings, pool, sleep=sleep)
         self.counts = _Counts()
+        # outcomes are committed in groups (each still atomic: a savepoint); see GroupCommit
+        self.commits = store.GroupCommit(db, max_items=COMMIT_ITEMS, max_seconds=COMMIT_SECONDS)
         self.run_id = 0
         self.hosts: dict[str, _Host] = {}
         self.active: dict[str, asyncio.Task[None]] = {}
@@ -417,6 +424,7 @@ class Crawler:
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
+            self._commit(final=True)
             report = self.report(self._due_count())
             if status == "running":  # an exception on the way out
                 status = "failed"
@@ -432,6 +440,19 @@ class Crawler:
             raise self.fatal
         self.emit("done", detail=report.summary())
         return report
+
+    def _commit(self, final: bool = False) -> None:
+        """Commit the open group of outcomes when it is due (`final`: whatever it holds)."""
+        try:
+            if final:
+                self.commits.commit()
+            else:
+                self.commits.commit_if_due()
+        except StoreError as exc:
+            log.error("%s", exc)
+            if self.fatal is None:
+                self.fatal = exc
+            self.stop("error")
 
     def _due_count(self) -> int:
         row = self.db.execute(
@@ -480,6 +501,7 @@ class Crawler:
                         break
             if not self.active:
                 break
+            self._commit()
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=0.5)
@@ -698,9 +720,9 @@ class Crawler:
     def _apply(self, entry: FrontierEntry, outcome: ItemOutcome) -> None:
         answer, started_at, duration = outcome.answer, outcome.started_at, outcome.duration
         try:
-            # each outcome's writes (archive rows and frontier state) are one commit: a kill
-            # between them cannot leave an article stored but its URL still queued
-            with store.transaction(self.db):
+            # each outcome's writes (archive rows and frontier state) are applied together or
+            # not at all: a kill between them cannot leave an article stored but its URL queued
+            with self.commits.item():
                 if isinstance(answer, FetchFailure):
                     self._failed(entry, answer, None, started_at, duration)
                 elif answer.status == 304:

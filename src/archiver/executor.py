@@ -43,7 +43,7 @@ import httpx
 from archiver.config import Settings
 from archiver.discover import Discovery
 from archiver.errors import ArchiverError, ConfigError, FetchError
-from archiver.fetch import Sleep, fetch, make_client, utc_now
+from archiver.fetch import HostClients, Sleep, fetch, make_client, utc_now
 from archiver.models import Article, Fetched, FetchFailure
 from archiver.pipeline import extract_fetched, failure_of
 from archiver.sites import SiteRules
@@ -312,20 +312,19 @@ class InProcessExecutor:
         self.make_pool = pool
         self.sleep = sleep
         self.pool: PoolExecutor | None = None
-        self.client: httpx.AsyncClient | None = None
+        self.clients: HostClients | None = None
 
     async def start(self, sites: Sequence[SiteRules], settings: Settings) -> None:
         self.settings = settings
         workers = settings.extract_workers or os.cpu_count() or 1
         self.slots = asyncio.Semaphore(max(2, 2 * workers))  # answers waiting for extraction
         self.pool = self.make_pool(sites, workers)
-        self._client = make_client(settings)
-        self.client = await self._client.__aenter__()
+        self.clients = HostClients(settings, keep=max(16, 2 * settings.max_hosts))
 
     async def close(self) -> None:
-        if self.client is not None:
-            await self._client.__aexit__(None, None, None)
-            self.client = None
+        if self.clients is not None:
+            await self.clients.aclose()
+            self.clients = None
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
@@ -360,16 +359,17 @@ class InProcessExecutor:
         async def fetch_all() -> None:
             nonlocal held
             started = 0
+            assert self.clients is not None
             try:
-                for item in unit.items:
-                    if stop():
-                        break
-                    assert self.client is not None
-                    started_at, duration, answer = await fetch_item(self.client, item, self.settings, gate, self.sleep)
-                    await self.slots.acquire()  # bounded: fetching waits while extraction is behind
-                    held += 1
-                    started += 1
-                    tasks.add(asyncio.create_task(finish(item, started_at, duration, answer)))
+                async with self.clients.client(unit.host) as client:
+                    for item in unit.items:
+                        if stop():
+                            break
+                        started_at, duration, answer = await fetch_item(client, item, self.settings, gate, self.sleep)
+                        await self.slots.acquire()  # bounded: fetching waits while extraction is behind
+                        held += 1
+                        started += 1
+                        tasks.add(asyncio.create_task(finish(item, started_at, duration, answer)))
                 ready.put_nowait((_DONE, started))
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
                 ready.put_nowait(exc)

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import ipaddress
 import socket
 import ssl
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -171,12 +174,22 @@ class _Blocked(Exception):
         self.address = address
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context for every client (loading the CA store takes tens of ms)."""
+    return ssl.create_default_context()
+
+
 def make_client(settings: Settings) -> httpx.AsyncClient:
-    """An AsyncClient whose every connection goes through the egress guard."""
-    transport = httpx.AsyncHTTPTransport(retries=0)
+    """An AsyncClient whose every connection goes through the egress guard.
+
+    A crawl gives each host a client of its own (`HostClients`): httpcore scans every pooled
+    connection on each request, so one pool shared by many hosts costs more per request the
+    more hosts it holds."""
+    transport = httpx.AsyncHTTPTransport(verify=_ssl_context(), retries=0)
     # httpx exposes no hook for the network backend, so the pool is rebuilt around ours.
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ssl.create_default_context(),
+        ssl_context=_ssl_context(),
         max_connections=100,
         max_keepalive_connections=20,
         keepalive_expiry=5.0,
@@ -200,6 +213,51 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
             "Accept-Encoding": ACCEPT_ENCODING,
         },
     )
+
+
+class HostClients:
+    """A client per host (see `make_client`), for a crawl that talks to many hosts at once.
+
+    At most `keep` clients stay open; past that, the least recently used one not in use is
+    closed."""
+
+    def __init__(self, settings: Settings, keep: int = 64) -> None:
+        self.settings = settings
+        self.keep = max(1, keep)
+        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+        self._busy: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    @asynccontextmanager
+    async def client(self, host: str) -> AsyncIterator[httpx.AsyncClient]:
+        """The client of `host`, held (never closed) until the block ends."""
+        client = self._clients.get(host)
+        if client is None:
+            client = self._clients[host] = make_client(self.settings)
+        self._clients.move_to_end(host)
+        self._busy[host] += 1
+        try:
+            yield client
+        finally:
+            self._busy[host] -= 1
+            if self._busy[host] <= 0:
+                del self._busy[host]
+            await self._trim()
+
+    async def _trim(self) -> None:
+        while len(self._clients) > self.keep:
+            idle = next((host for host in self._clients if host not in self._busy), None)
+            if idle is None:
+                return
+            await self._clients.pop(idle).aclose()
+
+    async def aclose(self) -> None:
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            await client.aclose()
 
 
 # --- bounded decompression -----------------------------------------------------------------------

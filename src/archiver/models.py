@@ -112,12 +112,14 @@ class FetchFailure:
 
 @dataclass(frozen=True)
 class PackedBody:
-    """A page body as the archive keeps it: gzipped, with its SHA-256 and size. Made where the
-    page is processed (a worker), so the one process that writes SQLite only inserts it."""
+    """A page body as the archive keeps it: compressed (`codec`: zstd; pages stored before
+    archive migration 0003 are gzip), with its SHA-256 and size. Made where the page is processed
+    (a worker), so the one process that writes SQLite only inserts it."""
 
-    gz: bytes
+    blob: bytes
     sha256: str
     size: int
+    codec: str = "zstd"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from archiver.store import schema
 from archiver.store.archive import (
     BUSY_TIMEOUT_MS,
+    GroupCommit,
     ReextractTarget,
     StoredPage,
     StoreOutcome,
@@ -32,6 +33,7 @@ from archiver.store.schema import MIGRATIONS, applied_migrations, migrate
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "GroupCommit",
     "MIGRATIONS",
     "ReextractTarget",
     "StoreOutcome",

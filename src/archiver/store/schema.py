@@ -172,6 +172,12 @@ ARCHIVE_0002_PAGE_HEADERS = """
         CREATE INDEX IF NOT EXISTS idx_fetches_page_id ON fetches(page_id);
 """
 
+ARCHIVE_0003_BODY_CODEC = """
+        -- how pages.body is compressed: 'zstd' for pages stored from this migration on, 'gzip'
+        -- for those stored before (archiver.store.decompress reads both)
+        ALTER TABLE pages ADD COLUMN body_codec TEXT NOT NULL DEFAULT 'gzip';
+"""
+
 CRAWL_0001_FRONTIER = """
         -- the crawl's persistent frontier: every URL the crawl knows, its state and when it is due
         CREATE TABLE frontier (
@@ -223,6 +229,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_initial", M001_INITIAL),
     ("archive_0002_page_headers", ARCHIVE_0002_PAGE_HEADERS),
     ("crawl_0001_frontier", CRAWL_0001_FRONTIER),
+    ("archive_0003_body_codec", ARCHIVE_0003_BODY_CODEC),
 ]
 
 
