@@ -24,6 +24,7 @@ Routes (all GET):
   /nested               100,000 nested <div>s;  /utf7: a page declaring UTF-7
   /empty                200 text/html with an empty body
   /latin1               an article page encoded as windows-1252, declared in the header
+  /set-cookie           sets a session cookie;  /needs-cookie: 403 unless that cookie is sent
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ class FaultHandler(SiteHandler):
                 self.send_body(429, b"slow down", "text/plain", head, Retry_After=when)
             else:
                 self.seed(head)
+        elif path == "/set-cookie":
+            self.send_body(200, b"<p>welcome</p>", "text/html", head, Set_Cookie="session=s3cret; Path=/")
+        elif path == "/needs-cookie":
+            if "session=s3cret" in (self.headers.get("Cookie") or ""):
+                self.seed(head)
+            else:
+                self.send_body(403, b"no session", "text/plain", head)
         elif path == "/always-503":
             self.send_body(503, b"down", "text/plain", head)
         elif path == "/gone":

@@ -240,3 +240,14 @@ def get_with(url: str, settings: Settings, **kwargs):  # type: ignore[no-untyped
             return await fetch(client, url, settings, **kwargs)
 
     return asyncio.run(run())
+
+
+def test_cookies_a_site_sets_are_sent_back_on_its_next_requests(base_url, settings):
+    async def run():
+        async with make_client(settings) as client:
+            with pytest.raises(HTTPStatusError):
+                await fetch(client, base_url + "/needs-cookie", settings)
+            await fetch(client, base_url + "/set-cookie", settings)
+            return await fetch(client, base_url + "/needs-cookie", settings)
+
+    assert asyncio.run(run()).status == 200

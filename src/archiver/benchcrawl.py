@@ -8,8 +8,11 @@ For each page count it:
 2. crawls it in a fresh process into a fresh archive, with no politeness delay, every host in
    parallel and extraction in `workers` processes (all cores by default), exactly as
    `archiver crawl` runs;
-3. extracts the same pages in a fresh process with the same pool and no network or database
-   (the extraction-only rate, all cores).
+3. extracts the same pages in a fresh process with the same worker processes and no network or
+   database (the extraction-only rate, all cores).
+
+Both rates are timed from when the worker processes are up (the crawl's summary duration starts
+after its executor has started them; the extraction phase starts its clock the same way).
 
 Each phase's process tree is sampled from /proc every 50 ms: peak RSS (the crawl process alone,
 and the whole tree with its workers) and CPU seconds. Ratios are of figures from this one run.
@@ -26,7 +29,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -145,14 +147,15 @@ def crawl_phase(bases: list[str], db_path: str, workers: int) -> dict[str, Any]:
 
 
 def extract_phase(total: int, hosts: int, workers: int) -> dict[str, Any]:
-    from archiver.crawl import extract_job, process_pool
+    """Extraction alone: the same pages handed to the same worker processes as the crawl's
+    (`worker_pool`), at most 4 per worker in flight, no network and no database."""
+    import asyncio
+
+    from archiver.executor import extract_job, worker_pool
     from archiver.fetch import utc_now
     from archiver.models import Article, Fetched
 
     template = TEMPLATE.read_text(encoding="utf-8")
-    pool = process_pool((), workers)
-    for warm in [pool.submit(os.getpid) for _ in range(workers)]:
-        warm.result()
 
     def fetched() -> Iterator[Fetched]:
         for host in range(hosts):
@@ -161,18 +164,31 @@ def extract_phase(total: int, hosts: int, workers: int) -> dict[str, Any]:
                 yield Fetched(url, url, 200, (("content-type", "text/html; charset=utf-8"),),
                               page_bytes(template, host, i), utc_now(), 0.0)
 
-    started = time.monotonic()
-    ok = 0
-    pending: set[Future[Any]] = set()
-    for page in fetched():  # bounded, like the crawl: at most 4 pages per worker in flight
-        pending.add(pool.submit(extract_job, page))
-        if len(pending) >= 4 * workers:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            ok += sum(isinstance(future.result(), Article) for future in done)
-    for future in pending:
-        ok += isinstance(future.result(), Article)
-    seconds = time.monotonic() - started
-    pool.shutdown()
+    async def run() -> tuple[int, float]:
+        pool = worker_pool((), workers)
+        await pool.start()  # as the crawl's executor does before its clock starts
+        slots = asyncio.Semaphore(4 * workers)
+        ok = 0
+
+        async def one(page: Fetched) -> None:
+            nonlocal ok
+            try:
+                result = await pool.run(extract_job, page)
+                ok += isinstance(result, Article)  # after the await: `ok` may have moved meanwhile
+            finally:
+                slots.release()
+
+        started = time.monotonic()
+        tasks = []
+        for page in fetched():
+            await slots.acquire()
+            tasks.append(asyncio.create_task(one(page)))
+        await asyncio.gather(*tasks)
+        seconds = time.monotonic() - started
+        await pool.close()
+        return ok, seconds
+
+    ok, seconds = asyncio.run(run())
     return {"pages": total, "extracted": ok, "seconds": seconds}
 
 

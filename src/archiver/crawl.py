@@ -37,7 +37,6 @@ import signal
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor as PoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -64,6 +63,7 @@ from archiver.executor import (
     inline_pool,
     make_executor,
     process_pool,
+    worker_pool,
 )
 from archiver.fetch import RETRY_STATUSES, Sleep, fetch, make_client, utc_now
 from archiver.models import Article, CrawlReport, Fetched, FetchFailure, FetchResult
@@ -305,7 +305,7 @@ class Crawler:
         progress: Progress | None = None,
         clock: Callable[[], datetime] | None = None,
         sleep: Sleep = asyncio.sleep,
-        pool: Callable[[Sequence[SiteRules], int], PoolExecutor] = process_pool,
+        pool: Callable[[Sequence[SiteRules], int], Any] = worker_pool,
         executor: Executor | None = None,
     ) -> None:
         self.db = db
@@ -878,7 +878,7 @@ def crawl(
     progress: Progress | None = None,
     clock: Callable[[], datetime] | None = None,
     sleep: Sleep = asyncio.sleep,
-    pool: Callable[[Sequence[SiteRules], int], PoolExecutor] = process_pool,
+    pool: Callable[[Sequence[SiteRules], int], Any] = worker_pool,
     executor: Executor | None = None,
 ) -> CrawlReport:
     """Run one crawl over an open archive and return its report (no lock: see `run_crawl`).
@@ -898,7 +898,7 @@ def run_crawl(
     sites: Sequence[SiteRules] = (),
     command: str = "crawl",
     progress: Progress | None = None,
-    pool: Callable[[Sequence[SiteRules], int], PoolExecutor] = process_pool,
+    pool: Callable[[Sequence[SiteRules], int], Any] = worker_pool,
     executor: Executor | None = None,
 ) -> CrawlReport:
     """Take the archive's crawl lock (CrawlLocked if another crawl has it), open the archive and

@@ -7,8 +7,8 @@ SQLite. A unit fetches with its host's politeness (the delay and concurrency the
 passes in) and runs the pure stages (`extract_fetched`, `discover`); what comes back is plain
 records (`ItemOutcome`: the response or the failure, and the article or discovery made of it).
 
-- `InProcessExecutor` (the default): fetches on the coordinator's event loop and extracts in a
-  local process pool; each outcome is handed back as soon as it is extracted, and at most
+- `InProcessExecutor` (the default): fetches on the coordinator's event loop and extracts in
+  local worker processes fed from that loop (`archiver.workers.WorkerPool`); each outcome is handed back as soon as it is extracted, and at most
   2 x workers answers wait for extraction, so memory stays flat.
 - `DaskExecutor` (`--cluster ADDRESS`): submits each unit to a Dask scheduler
   (`distributed.Client`); a worker fetches and extracts the whole unit and the units stream back
@@ -158,16 +158,31 @@ def discover_job(fetched: Fetched, rules: LinkRules) -> Discovery | FetchFailure
         return failure_of(fetched.url, exc)
 
 
-def process_pool(sites: Sequence[SiteRules], workers: int) -> PoolExecutor:
-    """The extraction pool: `workers` processes (forked from a preloaded server where possible)."""
+def forkserver_context() -> Any:
+    """Where worker processes start: forked from a server that has imported the extraction stack
+    once (trafilatura and readability load lazily, so each worker would import them on its first
+    page), or spawned where there is no forkserver."""
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["archiver.executor"])
+        ctx.set_forkserver_preload(["archiver.executor", "trafilatura", "readability"])
+    return ctx
+
+
+def process_pool(sites: Sequence[SiteRules], workers: int) -> PoolExecutor:
+    """An extraction pool for synchronous callers (`archiver import`): `workers` processes."""
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=init_worker,
+        max_workers=workers, mp_context=forkserver_context(), initializer=init_worker,
         initargs=(tuple(sites), os.getpid()),
     )
+
+
+def worker_pool(sites: Sequence[SiteRules], workers: int) -> Any:
+    """The crawl's extraction pool: `workers` processes fed from its event loop
+    (`archiver.workers.WorkerPool`)."""
+    from archiver.workers import worker_pool as make
+
+    return make(sites, workers)
 
 
 def inline_pool(sites: Sequence[SiteRules], workers: int = 1) -> PoolExecutor:
@@ -305,13 +320,13 @@ class InProcessExecutor:
 
     def __init__(
         self,
-        pool: Callable[[Sequence[SiteRules], int], PoolExecutor] = process_pool,
+        pool: Callable[[Sequence[SiteRules], int], Any] = worker_pool,
         *,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.make_pool = pool
         self.sleep = sleep
-        self.pool: PoolExecutor | None = None
+        self.pool: Any = None  # a WorkerPool, or any concurrent.futures executor (tests: threads)
         self.clients: HostClients | None = None
 
     async def start(self, sites: Sequence[SiteRules], settings: Settings) -> None:
@@ -320,24 +335,33 @@ class InProcessExecutor:
         self.slots = asyncio.Semaphore(max(2, 2 * workers))  # answers waiting for extraction
         self.pool = self.make_pool(sites, workers)
         self.clients = HostClients(settings, keep=max(16, 2 * settings.max_hosts))
+        # start the workers now, so the first page fetched does not wait for them
+        if isinstance(self.pool, PoolExecutor):
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(self.pool, os.getpid) for _ in range(workers)))
+        else:
+            await self.pool.start()
 
     async def close(self) -> None:
         if self.clients is not None:
             await self.clients.aclose()
             self.clients = None
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+            pool, self.pool = self.pool, None
+            if isinstance(pool, PoolExecutor):
+                pool.shutdown(wait=True, cancel_futures=True)
+            else:
+                await pool.close()
 
     async def _process(self, item: WorkItem, answer: Fetched) -> Outcome:
         if answer.status == 304:
             return None
         assert self.pool is not None
-        loop = asyncio.get_running_loop()
+        job, args = (discover_job, (answer, item.rules)) if item.is_source else (extract_job, (answer,))
+        if not isinstance(self.pool, PoolExecutor):
+            return await self.pool.run(job, *args)  # WorkerDied (an ArchiverError) if one died
         try:
-            if item.is_source:
-                return await loop.run_in_executor(self.pool, discover_job, answer, item.rules)
-            return await loop.run_in_executor(self.pool, extract_job, answer)
+            return await asyncio.get_running_loop().run_in_executor(self.pool, job, *args)
         except BrokenProcessPool as exc:
             raise ArchiverError(
                 f"the extraction worker processes died ({exc}); nothing was lost, run the crawl again"
@@ -551,7 +575,7 @@ def connect(address: str, timeout: float, *, asynchronous: bool = False) -> Any:
 
 def make_executor(
     settings: Settings,
-    pool: Callable[[Sequence[SiteRules], int], PoolExecutor] = process_pool,
+    pool: Callable[[Sequence[SiteRules], int], Any] = worker_pool,
     *,
     sleep: Sleep = asyncio.sleep,
 ) -> Executor:
@@ -580,4 +604,5 @@ __all__ = [
     "process_answer",
     "process_pool",
     "run_unit",
+    "worker_pool",
 ]

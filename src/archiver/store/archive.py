@@ -372,13 +372,14 @@ def _related_of(conn: sqlite3.Connection, article_id: int) -> list[tuple[str, st
 
 def _replace_related(conn: sqlite3.Connection, article_id: int, article: Article) -> None:
     conn.execute("DELETE FROM related_links WHERE article_id = ?", (article_id,))
-    for position, link in enumerate(article.related, start=1):
-        target = conn.execute("SELECT id FROM articles WHERE url = ?", (link.url,)).fetchone()
-        conn.execute(
-            """INSERT INTO related_links (article_id, position, title, url, summary,
-                   target_article_id) VALUES (?,?,?,?,?,?)""",
-            (article_id, position, link.title, link.url, link.summary, target[0] if target else None),
-        )
+    conn.executemany(
+        """INSERT INTO related_links (article_id, position, title, url, summary, target_article_id)
+           VALUES (?, ?, ?, ?, ?, (SELECT id FROM articles WHERE url = ?))""",
+        [
+            (article_id, position, link.title, link.url, link.summary, link.url)
+            for position, link in enumerate(article.related, start=1)
+        ],
+    )
 
 
 def _insert_article(
