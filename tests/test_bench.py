@@ -87,3 +87,34 @@ def test_aeb_f1_does_not_fall_below_the_committed_floor() -> None:
     assert report.archiver.pages == 181
     assert report.archiver.f1 >= FLOOR, (
         f"F1 {report.archiver.f1:.4f} fell below the floor {FLOOR} (tests/aeb_floor.json)")
+
+
+def _archiver(*args: str) -> list[dict]:
+    """Run `archiver ARGS --json` as a user would (its own process); the figures it printed."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "archiver", *args, "--json"], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_bench_crawl_crawls_every_page_and_reports_coherent_figures() -> None:
+    """A small run of the crawl benchmark: every page stored, rates and CPU from what ran."""
+    [row] = _archiver("bench", "crawl", "--pages", "60", "--hosts", "3", "--workers", "1")
+    assert row["pages"] == row["stored"] == 60 and row["hosts"] == 3 and row["workers"] == 1
+    assert row["crawl_pages_per_s"] == pytest.approx(60 / row["crawl_seconds"], rel=0.05)
+    assert row["extract_pages_per_s"] == pytest.approx(
+        (row["extract_pages_per_s_before"] + row["extract_pages_per_s_after"]) / 2, abs=0.1)
+    assert row["crawl_over_extract"] == pytest.approx(row["crawl_pages_per_s"] / row["extract_pages_per_s"], abs=0.01)
+    assert 0 < row["coordinator_cpu_ms_per_page"] < row["crawl_cpu_ms_per_page"]
+    assert 0 < row["crawl_peak_rss_mb"] < row["crawl_tree_peak_rss_mb"]  # the workers were counted
+
+
+def test_bench_import_imports_with_each_worker_count() -> None:
+    rows = _archiver("bench", "import", "--pages", "40", "--workers", "1", "--workers", "2")
+    assert [row["workers"] for row in rows] == [1, 2]
+    assert all(row["records"] == row["stored"] == 40 for row in rows)
+    assert rows[0]["speedup"] == 1.0
+    assert rows[1]["speedup"] == pytest.approx(rows[1]["pages_per_s"] / rows[0]["pages_per_s"], abs=0.02)

@@ -9,7 +9,8 @@ For each page count it:
    parallel and extraction in `workers` processes (all cores by default), exactly as
    `archiver crawl` runs;
 3. extracts the same pages in a fresh process with the same worker processes and no network or
-   database (the extraction-only rate, all cores).
+   database (the extraction-only rate, all cores), once before the crawl and once after; the
+   rate compared with the crawl's is the mean of the two.
 
 Both rates are timed from when the worker processes are up (the crawl's summary duration starts
 after its executor has started them; the extraction phase starts its clock the same way).
@@ -291,7 +292,9 @@ class CrawlBench:
     crawl_tree_peak_rss_mb: float  # the crawl process and its extraction workers
     server_cpu_cores: float
     extract_seconds: float
-    extract_pages_per_s: float
+    extract_pages_per_s: float  # the mean of the two runs, one before the crawl and one after
+    extract_pages_per_s_before: float
+    extract_pages_per_s_after: float
     extract_cpu_cores: float
     extract_cpu_ms_per_page: float
     extract_tree_peak_rss_mb: float
@@ -318,8 +321,11 @@ def _phase(args: list[str]) -> tuple[dict[str, Any], TreeSampler, float]:
 
 
 def bench_one(pages: int, hosts: int, workers: int) -> CrawlBench:
-    """Serve, crawl and extract `pages` pages over `hosts` hosts; measure each phase."""
+    """Extract `pages` pages, serve and crawl them over `hosts` hosts, extract them again;
+    measure each phase (extraction runs on both sides of the crawl, so that a machine that
+    speeds up or slows down during the run moves both figures alike)."""
     workers = workers or os.cpu_count() or 1
+    before, before_tree, _ = _phase(["extract", str(pages), str(hosts), str(workers)])
     server = subprocess.Popen(
         [sys.executable, "-m", "archiver.benchcrawl", "serve", str(pages), str(hosts)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -337,9 +343,14 @@ def bench_one(pages: int, hosts: int, workers: int) -> CrawlBench:
         if server.stdin is not None:
             server.stdin.close()
         server.wait(timeout=30)
-    extract, extract_tree, _ = _phase(["extract", str(pages), str(hosts), str(workers)])
+    after, after_tree, _ = _phase(["extract", str(pages), str(hosts), str(workers)])
     crawl_seconds = float(report["duration"])
     mb = 1024 * 1024
+    runs = [(before, before_tree), (after, after_tree)]
+    rates = [run["extracted"] / run["seconds"] for run, _ in runs]
+    extract_seconds = sum(run["seconds"] for run, _ in runs) / 2
+    extract_cores = sum(tree.cpu_seconds / run["seconds"] for run, tree in runs) / 2
+    extract_ms = sum(1000 * tree.cpu_seconds / max(1, run["extracted"]) for run, tree in runs) / 2
     return CrawlBench(
         pages=pages,
         hosts=hosts,
@@ -354,11 +365,13 @@ def bench_one(pages: int, hosts: int, workers: int) -> CrawlBench:
         crawl_peak_rss_mb=round(crawl_tree.peak_root / mb, 1),
         crawl_tree_peak_rss_mb=round(crawl_tree.peak_tree / mb, 1),
         server_cpu_cores=round(server_cpu / crawl_seconds, 2),
-        extract_seconds=round(extract["seconds"], 2),
-        extract_pages_per_s=round(extract["extracted"] / extract["seconds"], 1),
-        extract_cpu_cores=round(extract_tree.cpu_seconds / extract["seconds"], 2),
-        extract_cpu_ms_per_page=round(1000 * extract_tree.cpu_seconds / max(1, extract["extracted"]), 1),
-        extract_tree_peak_rss_mb=round(extract_tree.peak_tree / mb, 1),
+        extract_seconds=round(extract_seconds, 2),
+        extract_pages_per_s=round(sum(rates) / 2, 1),
+        extract_pages_per_s_before=round(rates[0], 1),
+        extract_pages_per_s_after=round(rates[1], 1),
+        extract_cpu_cores=round(extract_cores, 2),
+        extract_cpu_ms_per_page=round(extract_ms, 1),
+        extract_tree_peak_rss_mb=round(max(before_tree.peak_tree, after_tree.peak_tree) / mb, 1),
     )
 
 
@@ -381,8 +394,10 @@ def format_crawl_bench(results: Sequence[CrawlBench]) -> str:
         )
     for r in results:
         lines.append(
-            f"{r.pages} pages, CPU per page: crawl {r.crawl_cpu_ms_per_page:.1f} ms (of which the crawl "
-            f"process {r.coordinator_cpu_ms_per_page:.1f} ms), extraction alone {r.extract_cpu_ms_per_page:.1f} ms"
+            f"{r.pages} pages: extraction alone {r.extract_pages_per_s_before:.1f} p/s before the crawl, "
+            f"{r.extract_pages_per_s_after:.1f} p/s after; CPU per page: crawl {r.crawl_cpu_ms_per_page:.1f} ms "
+            f"(of which the crawl process {r.coordinator_cpu_ms_per_page:.1f} ms), extraction alone "
+            f"{r.extract_cpu_ms_per_page:.1f} ms"
         )
     first = results[0]
     lines.append(

@@ -101,8 +101,8 @@ REVISIT_AFTER = (
 SOURCE_RECHECK = timedelta(hours=1)
 BATCH = 50  # due URLs read from the frontier at a time, per host
 SAVE_EVERY = 100  # results between progress writes of the crawl_runs row
-COMMIT_ITEMS = 100  # outcomes committed together at most (a kill loses at most these: refetched)
-COMMIT_SECONDS = 0.5  # and the longest an outcome waits to be committed (and seen by readers)
+COMMIT_ITEMS = 200  # outcomes committed together at most (a kill loses at most these: refetched)
+COMMIT_SECONDS = 1.0  # and the longest an outcome waits to be committed (and seen by readers)
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another crawl holds the lock; cron can simply try again later
 

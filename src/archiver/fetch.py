@@ -384,6 +384,8 @@ async def _read_body(
         raise TooLarge(url, f"body of {int(declared)} bytes is over the {limit}-byte cap")
     out = bytearray()
 
+    identity = isinstance(chain[0], _Identity)
+
     def push(data: bytes, level: int) -> None:
         if level == len(chain):
             out.extend(data)
@@ -398,10 +400,10 @@ async def _read_body(
                 push(piece, level + 1)
 
     try:
-        async for raw in response.aiter_raw(_CHUNK):
+        async for raw in response.aiter_raw():  # as read from the socket (at most 64 KiB a read)
             if response.num_bytes_downloaded > limit and not truncate:
                 raise TooLarge(url, f"body passed the {limit}-byte cap")
-            push(raw, 0)
+            push(raw, 1 if identity else 0)
         for level, decoder in enumerate(chain):
             tail = decoder.flush()
             if tail:
