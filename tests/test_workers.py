@@ -139,3 +139,52 @@ def test_large_pages_and_records_pass_both_ways():
 
     article, nine = asyncio.run(run())
     assert isinstance(article, Article) and article.title and nine == 9
+
+
+def test_a_crawl_whose_extraction_worker_is_killed_stops_cleanly_and_the_next_run_completes(tmp_path, settings):
+    """The crawl's real worker processes; one is killed with SIGKILL mid-crawl."""
+    import multiprocessing
+    import threading
+    from dataclasses import replace
+
+    from archiver import store
+    from archiver.crawl import Source, crawl
+    from crawlsite import make_site, serve_site
+
+    n = 24
+    site = make_site(tmp_path / "site", n)
+    slow = replace(settings, host_delay=0.1, extract_workers=2)
+
+    def kill_a_worker() -> None:
+        import sqlite3
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # once some articles are committed
+            time.sleep(0.05)
+            reader = sqlite3.connect(tmp_path / "archive.db")
+            try:
+                if reader.execute("SELECT count(*) FROM articles").fetchone()[0] >= 3:
+                    break
+            except sqlite3.Error:
+                pass  # not created yet
+            finally:
+                reader.close()
+        workers = [p for p in multiprocessing.active_children() if p.name == "archiver-extract"]
+        os.kill(workers[0].pid, signal.SIGKILL)
+
+    with serve_site(site) as server:
+        sources = [Source(server.base_url + "/feed.rss", "start")]
+        db = store.open_archive(tmp_path / "archive.db")
+        killer = threading.Thread(target=kill_a_worker)
+        killer.start()
+        with pytest.raises(WorkerDied, match="killed by signal 9"):
+            crawl(db, sources, slow)
+        killer.join()
+        stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        assert 0 < stored < n
+        # every article stored is done in the frontier, in the same commit; nothing else is
+        done = db.execute("SELECT count(*) FROM frontier WHERE kind = 'article' AND state = 'done'").fetchone()[0]
+        assert done == stored
+        report = crawl(db, sources, replace(slow, host_delay=0.0))
+        assert report.new == n - stored and report.failed == 0
+        assert db.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone() == (n, n)

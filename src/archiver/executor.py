@@ -8,8 +8,9 @@ passes in) and runs the pure stages (`extract_fetched`, `discover`); what comes 
 records (`ItemOutcome`: the response or the failure, and the article or discovery made of it).
 
 - `InProcessExecutor` (the default): fetches on the coordinator's event loop and extracts in
-  local worker processes fed from that loop (`archiver.workers.WorkerPool`); each outcome is handed back as soon as it is extracted, and at most
-  2 x workers answers wait for extraction, so memory stays flat.
+  local worker processes fed from that loop (`archiver.workers.WorkerPool`); each outcome is
+  handed back as soon as it is extracted, and at most 2 x workers answers wait for extraction,
+  so memory stays flat.
 - `DaskExecutor` (`--cluster ADDRESS`): submits each unit to a Dask scheduler
   (`distributed.Client`); a worker fetches and extracts the whole unit and the units stream back
   as they finish (`as_completed`). At most one unit per host is in flight (politeness), and at
@@ -33,7 +34,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor as PoolExecutor
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -47,6 +47,7 @@ from archiver.fetch import HostClients, Sleep, fetch, make_client, utc_now
 from archiver.models import Article, Fetched, FetchFailure
 from archiver.pipeline import extract_fetched, failure_of
 from archiver.sites import SiteRules
+from archiver.workers import ExecutorPool, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -177,16 +178,10 @@ def process_pool(sites: Sequence[SiteRules], workers: int) -> PoolExecutor:
     )
 
 
-def worker_pool(sites: Sequence[SiteRules], workers: int) -> Any:
-    """The crawl's extraction pool: `workers` processes fed from its event loop
-    (`archiver.workers.WorkerPool`)."""
-    from archiver.workers import worker_pool as make
-
-    return make(sites, workers)
-
-
 def inline_pool(sites: Sequence[SiteRules], workers: int = 1) -> PoolExecutor:
-    """A thread 'pool' in this process (for tests and tiny crawls: no process start-up)."""
+    """A thread 'pool' in this process (for tests and tiny crawls: no process start-up). The
+    crawl takes it behind `WorkerPool`'s interface (`archiver.workers.ExecutorPool`); the WARC
+    import submits to it directly."""
     return ThreadPoolExecutor(max_workers=1, initializer=init_worker, initargs=(tuple(sites),))
 
 
@@ -326,21 +321,17 @@ class InProcessExecutor:
     ) -> None:
         self.make_pool = pool
         self.sleep = sleep
-        self.pool: Any = None  # a WorkerPool, or any concurrent.futures executor (tests: threads)
+        self.pool: Any = None  # a WorkerPool (or an ExecutorPool: start, run, close)
         self.clients: HostClients | None = None
 
     async def start(self, sites: Sequence[SiteRules], settings: Settings) -> None:
         self.settings = settings
         workers = settings.extract_workers or os.cpu_count() or 1
         self.slots = asyncio.Semaphore(max(2, 2 * workers))  # answers waiting for extraction
-        self.pool = self.make_pool(sites, workers)
+        pool = self.make_pool(sites, workers)
+        self.pool = ExecutorPool(pool, workers) if isinstance(pool, PoolExecutor) else pool
         self.clients = HostClients(settings, keep=max(16, 2 * settings.max_hosts))
-        # start the workers now, so the first page fetched does not wait for them
-        if isinstance(self.pool, PoolExecutor):
-            loop = asyncio.get_running_loop()
-            await asyncio.gather(*(loop.run_in_executor(self.pool, os.getpid) for _ in range(workers)))
-        else:
-            await self.pool.start()
+        await self.pool.start()  # now, so the first page fetched does not wait for the workers
 
     async def close(self) -> None:
         if self.clients is not None:
@@ -348,24 +339,15 @@ class InProcessExecutor:
             self.clients = None
         if self.pool is not None:
             pool, self.pool = self.pool, None
-            if isinstance(pool, PoolExecutor):
-                pool.shutdown(wait=True, cancel_futures=True)
-            else:
-                await pool.close()
+            await pool.close()
 
     async def _process(self, item: WorkItem, answer: Fetched) -> Outcome:
         if answer.status == 304:
             return None
         assert self.pool is not None
-        job, args = (discover_job, (answer, item.rules)) if item.is_source else (extract_job, (answer,))
-        if not isinstance(self.pool, PoolExecutor):
-            return await self.pool.run(job, *args)  # WorkerDied (an ArchiverError) if one died
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, job, *args)
-        except BrokenProcessPool as exc:
-            raise ArchiverError(
-                f"the extraction worker processes died ({exc}); nothing was lost, run the crawl again"
-            ) from exc
+        if item.is_source:
+            return await self.pool.run(discover_job, answer, item.rules)
+        return await self.pool.run(extract_job, answer)  # WorkerDied (an ArchiverError) if one died
 
     async def run(self, unit: WorkUnit, gate: HostGate, stop: Callable[[], bool]) -> AsyncIterator[ItemOutcome]:
         """Fetch the unit's URLs one turn at a time; each answer is extracted while the next is

@@ -30,6 +30,7 @@ import pickle
 import struct
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -216,12 +217,35 @@ class WorkerPool:
         self.workers.clear()
 
 
+class ExecutorPool:
+    """A `concurrent.futures` executor behind `WorkerPool`'s interface (tests run the crawl's
+    extraction on a thread in the crawl process: `archiver.executor.inline_pool`)."""
+
+    def __init__(self, executor: Executor, workers: int = 1) -> None:
+        self.executor = executor
+        self.size = workers
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self.executor, os.getpid) for _ in range(self.size)))
+
+    async def run(self, func: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
+        except BrokenExecutor as exc:
+            raise WorkerDied(f"the extraction workers died ({exc}); nothing was lost, run again") from exc
+
+    async def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
 def worker_pool(sites: Sequence[Any], workers: int) -> WorkerPool:
-    """The crawl's extraction processes (not started: `await pool.start()`)."""
+    """The crawl's extraction pool: `workers` processes from the forkserver, with the site rules
+    and the orphan watch of `archiver.executor.init_worker` (not started: `await pool.start()`)."""
     from archiver.executor import forkserver_context, init_worker
 
     return WorkerPool(workers, initializer=init_worker, initargs=(tuple(sites), os.getpid()),
                       context=forkserver_context())
 
 
-__all__ = ["WorkerDied", "WorkerPool", "worker_pool"]
+__all__ = ["ExecutorPool", "WorkerDied", "WorkerPool", "worker_pool"]
