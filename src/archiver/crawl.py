@@ -200,8 +200,10 @@ def next_revisit(
 
 
 def is_transient(failure: FetchFailure) -> bool:
-    """Worth trying again in a later run: transport errors and 408/429/5xx."""
-    return failure.kind == "transport" or (
+    """Worth trying again in a later run: transport errors, 408/429/5xx, and a page whose
+    extraction worker died (it may have been killed for another reason; a page that brings the
+    extractor down every time is given up after the last retry)."""
+    return failure.kind in ("transport", "worker") or (
         failure.kind == "http-status" and failure.status in RETRY_STATUSES
     )
 

@@ -13,7 +13,10 @@
     │   └── TransportError        DNS, refused, reset, timeout, truncated body, too many redirects
     ├── ExtractError              nothing article-like could be extracted from a page
     ├── StoreError                the archive database cannot be opened or written
-    └── CrawlLocked               another crawl holds the archive's lock (exit status 75)
+    ├── CrawlLocked               another crawl holds the archive's lock (exit status 75)
+    ├── WorkerDied                the worker process extracting a page died under it
+    ├── WorkersFailing            extraction worker processes keep dying: the crawl stops
+    └── ClusterUnavailable        the Dask scheduler cannot be reached, has no workers, lost work
 
 Library exceptions are mapped at the boundary (``raise FetchError(...) from exc``); nothing returns
 ``None`` for a failure.
@@ -107,3 +110,22 @@ class CrawlLocked(ArchiverError):
     """Another crawl is running on the same archive."""
 
     kind = "locked"
+
+
+class WorkerDied(ArchiverError):
+    """The worker process running a job (extracting a page) died: killed, out of memory, or
+    brought down by that page. The page's failure; the pool replaces the worker."""
+
+    kind = "worker"
+
+
+class WorkersFailing(ArchiverError):
+    """Worker processes died more often than a run allows (`archiver.workers.WorkerPool`)."""
+
+    kind = "workers"
+
+
+class ClusterUnavailable(ArchiverError):
+    """The Dask scheduler cannot be reached, has no workers, or lost the work."""
+
+    kind = "cluster"

@@ -42,7 +42,7 @@ import httpx
 
 from archiver.config import Settings
 from archiver.discover import Discovery
-from archiver.errors import ArchiverError, ConfigError, FetchError
+from archiver.errors import ArchiverError, ClusterUnavailable, ConfigError, FetchError, WorkerDied
 from archiver.fetch import HostClients, Sleep, fetch, make_client, utc_now
 from archiver.models import Article, Fetched, FetchFailure
 from archiver.pipeline import extract_fetched, failure_of
@@ -53,12 +53,6 @@ log = logging.getLogger(__name__)
 
 CLUSTER_UNIT_SIZE = 20  # URLs per unit sent to a cluster (each comes back with its page)
 CLUSTER_RETRIES = 2  # a unit that raises is tried again this often (a lost worker: Dask's own count)
-
-
-class ClusterUnavailable(ArchiverError):
-    """The Dask scheduler cannot be reached, has no workers, or lost the work."""
-
-    kind = "cluster"
 
 
 # --- politeness -----------------------------------------------------------------------------------------
@@ -345,9 +339,12 @@ class InProcessExecutor:
         if answer.status == 304:
             return None
         assert self.pool is not None
-        if item.is_source:
-            return await self.pool.run(discover_job, answer, item.rules)
-        return await self.pool.run(extract_job, answer)  # WorkerDied (an ArchiverError) if one died
+        try:
+            if item.is_source:
+                return await self.pool.run(discover_job, answer, item.rules)
+            return await self.pool.run(extract_job, answer)
+        except WorkerDied as exc:  # this page's worker died under it: the page's failure, retried
+            return failure_of(answer.url, exc)  # later (WorkersFailing, when they keep dying, stops the crawl)
 
     async def run(self, unit: WorkUnit, gate: HostGate, stop: Callable[[], bool]) -> AsyncIterator[ItemOutcome]:
         """Fetch the unit's URLs one turn at a time; each answer is extracted while the next is

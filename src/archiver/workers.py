@@ -9,12 +9,14 @@ an asyncio pipe transport) and reads the answer when the result pipe is readable
 threads, about a fifth of the CPU per page.
 
 - Workers start from the forkserver (the extraction stack preloaded, see
-  `archiver.executor.process_pool`), run `init_worker` and then jobs in order; a job's exception
-  comes back and is raised to its caller.
+  `archiver.executor.forkserver_context`), run `init_worker`, then jobs in order; a job's
+  exception comes back and is raised to its caller.
 - A job goes to the worker with the fewest jobs in flight.
-- A worker that dies (killed, out of memory) breaks the pool: every job in flight, and every later
-  one, raises `WorkerDied`. The crawl stops and reports it; nothing was stored for those pages, so
-  the next run fetches them again.
+- A worker that dies (killed, out of memory, or brought down by the page it was extracting) fails
+  only the job it was running, with `WorkerDied`: the crawl records that page as failed and tries
+  it again later, so a page that crashes the extractor cannot stop every run at the same place.
+  The jobs queued behind it go to a new worker started in its place. Past `max_deaths` deaths
+  the pool gives up: every job raises `WorkersFailing` and the crawl stops.
 - Closing the job pipe ends a worker; so does the crawl process dying (its end of the pipe closes
   with it), so a crawl killed with -9 leaves no workers behind.
 """
@@ -35,17 +37,11 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, WorkerDied, WorkersFailing
 
 log = logging.getLogger(__name__)
 
 _JOIN_SECONDS = 5.0
-
-
-class WorkerDied(ArchiverError):
-    """A worker process ended while jobs were in flight (or the pool was already broken)."""
-
-    kind = "worker"
 
 
 def _frame(payload: bytes) -> bytes:
@@ -80,25 +76,30 @@ def _serve(jobs: Connection, results: Connection, initializer: Callable[..., Non
 
 def _how(code: int | None) -> str:
     if code is None:
-        return "still exiting"
-    return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        return "ended"
+    return f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
 
 
 class _Pipe(asyncio.BaseProtocol):
-    def __init__(self, worker: _Worker) -> None:
+    def __init__(self, pool: WorkerPool, worker: _Worker) -> None:
+        self.pool = pool
         self.worker = worker
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.worker.pipe_lost = True
+        if exc is not None:  # the worker's end closed under a write: it is gone
+            self.pool._ended(self.worker)
 
 
-@dataclass
+Job = tuple["asyncio.Future[Any]", bytes]  # the caller's future, the framed job
+
+
+@dataclass(eq=False)
 class _Worker:
     process: Any
     results: Connection
     transport: asyncio.WriteTransport | None = None
-    waiting: deque[asyncio.Future[Any]] = field(default_factory=deque)
-    pipe_lost: bool = False
+    waiting: deque[Job] = field(default_factory=deque)  # in the order the worker runs them
+    dead: bool = False
 
 
 class WorkerPool:
@@ -114,100 +115,177 @@ class WorkerPool:
         initializer: Callable[..., None],
         initargs: tuple[Any, ...] = (),
         context: Any = None,
+        max_deaths: int | None = None,
     ) -> None:
         self.size = max(1, workers)
         self.initializer = initializer
         self.initargs = initargs
         self.context = context or multiprocessing.get_context()
+        self.max_deaths = max(4, 2 * self.size) if max_deaths is None else max_deaths
         self.workers: list[_Worker] = []
+        self.backlog: list[Job] = []  # jobs waiting for a worker to be started
+        self.deaths = 0
         self.broken: str | None = None
+        self.closed = False
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._starting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         for _ in range(self.size):
-            job_read, job_write = self.context.Pipe(duplex=False)
-            result_read, result_write = self.context.Pipe(duplex=False)
-            process = self.context.Process(
-                target=_serve, args=(job_read, result_write, self.initializer, self.initargs),
-                name="archiver-extract", daemon=True,
-            )
-            process.start()
-            job_read.close()  # the worker's ends: ours closed, so EOF means what it says
-            result_write.close()
-            worker = _Worker(process, result_read)
-            os.set_blocking(job_write.fileno(), False)
-            worker.transport, _ = await self.loop.connect_write_pipe(functools.partial(_Pipe, worker), job_write)
-            self.loop.add_reader(result_read.fileno(), self._answer, worker)
-            self.loop.add_reader(process.sentinel, self._ended, worker)
-            self.workers.append(worker)
+            self.workers.append(await self._spawn())
+
+    async def _spawn(self) -> _Worker:
+        assert self.loop is not None
+        job_read, job_write = self.context.Pipe(duplex=False)
+        result_read, result_write = self.context.Pipe(duplex=False)
+        process = self.context.Process(
+            target=_serve, args=(job_read, result_write, self.initializer, self.initargs),
+            name="archiver-extract", daemon=True,
+        )
+        process.start()
+        job_read.close()  # the worker's ends: ours closed, so EOF means what it says
+        result_write.close()
+        worker = _Worker(process, result_read)
+        os.set_blocking(job_write.fileno(), False)
+        worker.transport, _ = await self.loop.connect_write_pipe(functools.partial(_Pipe, self, worker), job_write)
+        self.loop.add_reader(result_read.fileno(), self._readable, worker)
+        self.loop.add_reader(process.sentinel, self._ended, worker)
+        return worker
 
     @property
     def pids(self) -> list[int]:
-        return [worker.process.pid for worker in self.workers]
+        return [worker.process.pid for worker in self.workers if not worker.dead]
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
-        """Run `func(*args)` in a worker process; its result, or its exception raised here."""
+        """Run `func(*args)` in a worker process: its result, or its exception raised here;
+        `WorkerDied` when the worker died running it, `WorkersFailing` once the pool gave up."""
         if self.broken:
-            raise WorkerDied(self.broken)
-        if not self.workers:
+            raise WorkersFailing(self.broken)
+        if self.loop is None:
             raise RuntimeError("WorkerPool.run before start()")
-        worker = min(self.workers, key=lambda w: len(w.waiting))
-        assert self.loop is not None and worker.transport is not None
         future: asyncio.Future[Any] = self.loop.create_future()
-        worker.transport.write(_frame(pickle.dumps((func, args), pickle.HIGHEST_PROTOCOL)))
-        worker.waiting.append(future)
+        self._send((future, _frame(pickle.dumps((func, args), pickle.HIGHEST_PROTOCOL))))
         return await future
 
-    def _answer(self, worker: _Worker) -> None:
+    def _send(self, job: Job) -> None:
+        live = [worker for worker in self.workers if not worker.dead]
+        if not live:
+            self.backlog.append(job)
+            return
+        worker = min(live, key=lambda w: len(w.waiting))
+        assert worker.transport is not None
+        worker.transport.write(job[1])
+        worker.waiting.append(job)
+
+    def _readable(self, worker: _Worker) -> None:
+        if not self._read_one(worker):
+            self._ended(worker)
+
+    def _read_one(self, worker: _Worker) -> bool:
+        """Take one answer off a worker's result pipe; False when the pipe has closed."""
         try:
             data = worker.results.recv_bytes()
         except (EOFError, OSError):
-            self._ended(worker)
-            return
+            return False
         ok, value = pickle.loads(data)
-        if not worker.waiting:
-            return
-        future = worker.waiting.popleft()
-        if future.done():  # its caller was cancelled
-            return
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+        if worker.waiting:
+            future, _ = worker.waiting.popleft()
+            if not future.done():  # else its caller was cancelled
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        return True
 
     def _ended(self, worker: _Worker) -> None:
-        """A worker's process ended or its pipe broke: the pool is broken."""
+        """A worker's process ended or its pipes broke: fail the job it was running, and hand
+        the ones queued behind it to a new worker (or, past `max_deaths`, give up)."""
+        if worker.dead or self.closed:
+            return
+        worker.dead = True
+        assert self.loop is not None
+        self.loop.remove_reader(worker.process.sentinel)
+        while not worker.results.closed and worker.results.poll(0) and self._read_one(worker):
+            pass  # answers it sent before it went are still good
+        self.loop.remove_reader(worker.results.fileno())
+        worker.results.close()
+        if worker.transport is not None:
+            worker.transport.abort()
+        worker.process.join(1.0)  # its pipe may close a moment before its exit is known
+        how = _how(worker.process.exitcode)
+        self.deaths += 1
+        self.workers.remove(worker)
+        queued = list(worker.waiting)
+        worker.waiting.clear()
+        if queued:
+            future, _ = queued.pop(0)
+            if not future.done():
+                future.set_exception(WorkerDied(
+                    f"the extraction worker process (pid {worker.process.pid}) {how} while working on this page"
+                ))
+        log.warning("extraction worker process %d %s (%d death(s) this run)", worker.process.pid, how, self.deaths)
+        if self.deaths > self.max_deaths:
+            self._give_up(
+                f"{self.deaths} extraction worker processes died in this run (the last "
+                f"{how}); the crawl stops: check memory (dmesg for the OOM killer) and the "
+                "pages in `fetches` with error kind 'worker', then run again; nothing stored was lost",
+                queued,
+            )
+            return
+        self.backlog[:0] = queued  # ahead of anything sent since: they were sent first
+        task = self.loop.create_task(self._replace())
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+
+    async def _replace(self) -> None:
+        try:
+            worker = await self._spawn()
+        except Exception as exc:  # noqa: BLE001 - no way to start workers: the pool is done
+            self._give_up(f"cannot start an extraction worker process ({exc}); run again", [])
+            return
+        if self.closed:
+            self._stop_worker(worker)
+            return
+        self.workers.append(worker)
+        backlog, self.backlog = self.backlog, []
+        for job in backlog:
+            if not job[0].done():
+                self._send(job)
+
+    def _give_up(self, reason: str, jobs: list[Job]) -> None:
+        if self.broken is None:
+            self.broken = reason
+            log.error("%s", reason)
+        pending = jobs + self.backlog + [job for worker in self.workers for job in worker.waiting]
+        self.backlog.clear()
+        for worker in self.workers:
+            worker.waiting.clear()
+        for future, _ in pending:
+            if not future.done():
+                future.set_exception(WorkersFailing(self.broken))
+
+    def _stop_worker(self, worker: _Worker) -> None:
         if self.loop is not None:
             self.loop.remove_reader(worker.process.sentinel)
-            self.loop.remove_reader(worker.results.fileno())
-        if self.broken is None:
-            worker.process.join(1.0)  # its pipe may close a moment before its exit is known
-            code = worker.process.exitcode
-            self.broken = (
-                f"an extraction worker process (pid {worker.process.pid}) ended "
-                f"({_how(code)}) "
-                "with pages in flight; nothing of them was stored: run again"
-            )
-            log.error("%s", self.broken)
-        for other in self.workers:
-            while other.waiting:
-                future = other.waiting.popleft()
-                if not future.done():
-                    future.set_exception(WorkerDied(self.broken))
+            if not worker.results.closed:
+                self.loop.remove_reader(worker.results.fileno())
+        if worker.transport is not None:
+            worker.transport.close()
 
     async def close(self) -> None:
         """End the workers: their job pipes close, they finish the job in hand and exit."""
-        loop = self.loop
+        self.closed = True
+        for task in list(self._starting):
+            task.cancel()
         for worker in self.workers:
-            if loop is not None:
-                loop.remove_reader(worker.process.sentinel)
-                loop.remove_reader(worker.results.fileno())
-            if worker.transport is not None:
-                worker.transport.close()
-            for future in worker.waiting:
+            self._stop_worker(worker)
+            for future, _ in worker.waiting:
                 future.cancel()
             worker.waiting.clear()
+        for future, _ in self.backlog:
+            future.cancel()
+        self.backlog.clear()
         for worker in self.workers:
             await asyncio.to_thread(worker.process.join, _JOIN_SECONDS)
             if worker.process.is_alive():
@@ -233,7 +311,7 @@ class ExecutorPool:
         try:
             return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
         except BrokenExecutor as exc:
-            raise WorkerDied(f"the extraction workers died ({exc}); nothing was lost, run again") from exc
+            raise WorkersFailing(f"the extraction workers died ({exc}); nothing was lost, run again") from exc
 
     async def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
@@ -248,4 +326,4 @@ def worker_pool(sites: Sequence[Any], workers: int) -> WorkerPool:
                       context=forkserver_context())
 
 
-__all__ = ["ExecutorPool", "WorkerDied", "WorkerPool", "worker_pool"]
+__all__ = ["ExecutorPool", "WorkerDied", "WorkerPool", "WorkersFailing", "worker_pool"]
