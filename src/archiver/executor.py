@@ -9,7 +9,7 @@ records (`ItemOutcome`: the response or the failure, and the article or discover
 
 - `InProcessExecutor` (the default): fetches on the coordinator's event loop and extracts in
   local worker processes fed from that loop (`archiver.workers.WorkerPool`); each outcome is
-  handed back as soon as it is extracted, and at most 2 x workers answers wait for extraction,
+  handed back as soon as it is extracted, and at most 4 x workers answers wait for extraction,
   so memory stays flat.
 - `DaskExecutor` (`--cluster ADDRESS`): submits each unit to a Dask scheduler
   (`distributed.Client`); a worker fetches and extracts the whole unit and the units stream back
@@ -321,7 +321,7 @@ class InProcessExecutor:
     async def start(self, sites: Sequence[SiteRules], settings: Settings) -> None:
         self.settings = settings
         workers = settings.extract_workers or os.cpu_count() or 1
-        self.slots = asyncio.Semaphore(max(2, 2 * workers))  # answers waiting for extraction
+        self.slots = asyncio.Semaphore(max(2, 4 * workers))  # answers waiting for extraction
         pool = self.make_pool(sites, workers)
         self.pool = ExecutorPool(pool, workers) if isinstance(pool, PoolExecutor) else pool
         self.clients = HostClients(settings, keep=max(16, 2 * settings.max_hosts))
