@@ -100,6 +100,14 @@ def _archiver(*args: str) -> list[dict]:
     return json.loads(proc.stdout)
 
 
+def test_bench_import_alternates_worker_counts_so_drift_cancels() -> None:
+    from archiver.benchimport import run_order
+
+    assert run_order([1, 2], 2) == [1, 2, 2, 1]
+    assert run_order([1, 2, 4], 3) == [1, 2, 4, 4, 2, 1, 1, 2, 4]
+    assert run_order([1, 2], 1) == [1, 2]
+
+
 def test_bench_crawl_crawls_every_page_and_reports_coherent_figures() -> None:
     """A small run of the crawl benchmark: every page stored, rates and CPU from what ran."""
     [row] = _archiver("bench", "crawl", "--pages", "60", "--hosts", "3", "--workers", "1")
@@ -113,8 +121,8 @@ def test_bench_crawl_crawls_every_page_and_reports_coherent_figures() -> None:
 
 
 def test_bench_import_imports_with_each_worker_count() -> None:
-    rows = _archiver("bench", "import", "--pages", "40", "--workers", "1", "--workers", "2")
+    rows = _archiver("bench", "import", "--pages", "40", "--workers", "1", "--workers", "2", "--rounds", "1")
     assert [row["workers"] for row in rows] == [1, 2]
-    assert all(row["records"] == row["stored"] == 40 for row in rows)
+    assert all(row["records"] == row["stored"] == 40 and len(row["runs_pages_per_s"]) == 1 for row in rows)
     assert rows[0]["speedup"] == 1.0
     assert rows[1]["speedup"] == pytest.approx(rows[1]["pages_per_s"] / rows[0]["pages_per_s"], abs=0.02)

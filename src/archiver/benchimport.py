@@ -3,8 +3,10 @@
 1. Writes a gzipped WARC of `pages` HTML responses: the demo's Harbor Valley Courier article
    page (about 50 KB with its chrome, varied per page, as `archiver bench crawl` serves them)
    over 10 hosts, each record dated a minute apart.
-2. For each worker count, imports it in a fresh process into a fresh archive, exactly as
-   `archiver import FILE --workers N` runs (reading, extraction in N processes, storing).
+2. Imports it with each worker count, each time in a fresh process into a fresh archive, exactly
+   as `archiver import FILE --workers N` runs (reading, extraction in N processes, storing):
+   by default twice each, in the order 1 2 2 1, so that drift in the machine's speed during the
+   run moves both counts alike; a count's pages/s is the mean of its runs.
 
 Each import's process tree is sampled from /proc (CPU seconds, peak RSS). Speed-ups are against
 the first worker count of the same run. Linux only (it reads /proc).
@@ -75,6 +77,7 @@ class ImportBench:
     peak_rss_mb: float  # the importing process alone
     tree_peak_rss_mb: float  # with its worker processes
     warc_mb: float
+    runs_pages_per_s: tuple[float, ...] = ()  # each import of this count, in run order
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,41 +94,60 @@ def import_phase(warc: str, db_path: str, workers: int) -> dict[str, Any]:
     return report.to_record()
 
 
-def run_import_bench(pages: int, worker_counts: Sequence[int] = (1, 2)) -> list[ImportBench]:
-    """Generate the WARC once, then import it with each worker count in a fresh process."""
-    if pages < 1 or not worker_counts:
-        raise ConfigError("bench import needs at least one page and one worker count")
-    results: list[ImportBench] = []
+def _import_once(warc: Path, db_path: Path, workers: int) -> tuple[dict[str, Any], TreeSampler, float]:
+    """One import in a fresh process: its report, its process tree's samples, its wall time."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "archiver.benchimport", str(warc), str(db_path), str(workers)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    started = time.monotonic()
+    with TreeSampler(proc.pid) as sampler:
+        out, _ = proc.communicate()
+    wall = time.monotonic() - started
+    if proc.returncode != 0:
+        raise ConfigError(f"benchmark import with {workers} worker(s) failed (exit {proc.returncode})")
+    return json.loads(out.strip().splitlines()[-1]), sampler, wall
+
+
+def run_order(worker_counts: Sequence[int], rounds: int) -> list[int]:
+    """The order of the imports: the counts, then the counts reversed, and so on (1 2 2 1 ...)."""
+    order: list[int] = []
+    for round_ in range(rounds):
+        order += list(worker_counts) if round_ % 2 == 0 else list(reversed(worker_counts))
+    return order
+
+
+def run_import_bench(pages: int, worker_counts: Sequence[int] = (1, 2), rounds: int = 2) -> list[ImportBench]:
+    """Generate the WARC once, then import it with each worker count `rounds` times (each in a
+    fresh process into a fresh archive, in `run_order`); one row per count, its runs averaged."""
+    if pages < 1 or not worker_counts or rounds < 1:
+        raise ConfigError("bench import needs at least one page, one worker count and one round")
+    runs: dict[int, list[tuple[dict[str, Any], TreeSampler, float]]] = {w: [] for w in worker_counts}
     with tempfile.TemporaryDirectory(prefix="archiver-bench-import-") as tmp:
         warc = Path(tmp) / "pages.warc.gz"
         records = write_warc(warc, pages)
         size_mb = warc.stat().st_size / (1024 * 1024)
-        for workers in worker_counts:
-            db_path = Path(tmp) / f"archive-{workers}.db"
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "archiver.benchimport", str(warc), str(db_path), str(workers)],
-                stdout=subprocess.PIPE, text=True,
-            )
-            started = time.monotonic()
-            with TreeSampler(proc.pid) as sampler:
-                out, _ = proc.communicate()
-            wall = time.monotonic() - started
-            if proc.returncode != 0:
-                raise ConfigError(f"benchmark import with {workers} worker(s) failed (exit {proc.returncode})")
-            report = json.loads(out.strip().splitlines()[-1])
-            seconds = float(report["seconds"])
-            rate = report["pages"] / seconds if seconds else 0.0
-            base = results[0].pages_per_s if results else rate
-            mb = 1024 * 1024
-            results.append(ImportBench(
-                workers=workers, cores=os.cpu_count() or 1, records=records, stored=int(report["new"]),
-                seconds=round(seconds, 2), pages_per_s=round(rate, 1),
-                speedup=round(rate / base, 2) if base else 0.0,
-                cpu_cores=round(sampler.cpu_seconds / wall, 2) if wall else 0.0,
-                peak_rss_mb=round(sampler.peak_root / mb, 1),
-                tree_peak_rss_mb=round(sampler.peak_tree / mb, 1),
-                warc_mb=round(size_mb, 1),
-            ))
+        for n, workers in enumerate(run_order(worker_counts, rounds)):
+            runs[workers].append(_import_once(warc, Path(tmp) / f"archive-{n}.db", workers))
+    results: list[ImportBench] = []
+    mb = 1024 * 1024
+    for workers in worker_counts:
+        done = runs[workers]
+        rates = [report["pages"] / float(report["seconds"]) for report, _, _ in done]
+        rate = sum(rates) / len(rates)
+        base = results[0].pages_per_s if results else rate
+        results.append(ImportBench(
+            workers=workers, cores=os.cpu_count() or 1, records=records,
+            stored=min(int(report["new"]) for report, _, _ in done),
+            seconds=round(sum(float(report["seconds"]) for report, _, _ in done) / len(done), 2),
+            pages_per_s=round(rate, 1),
+            speedup=round(rate / base, 2) if base else 0.0,
+            cpu_cores=round(sum(s.cpu_seconds / wall for _, s, wall in done if wall) / len(done), 2),
+            peak_rss_mb=round(max(s.peak_root for _, s, _ in done) / mb, 1),
+            tree_peak_rss_mb=round(max(s.peak_tree for _, s, _ in done) / mb, 1),
+            warc_mb=round(size_mb, 1),
+            runs_pages_per_s=tuple(round(r, 1) for r in rates),
+        ))
     return results
 
 
@@ -141,9 +163,14 @@ def format_import_bench(results: Sequence[ImportBench]) -> str:
             f"{r.speedup:>7.2f}x {r.cpu_cores:>6.2f} {r.peak_rss_mb:>7.1f} {r.tree_peak_rss_mb:>11.1f}"
         )
     first = results[0]
+    for r in results:
+        lines.append(f"{r.workers} worker(s), each run: {', '.join(f'{x:.1f}' for x in r.runs_pages_per_s)} pages/s")
     lines.append(
         f"{first.cores} core(s); one gzipped WARC of {first.records} HTML pages ({first.warc_mb} MB), "
-        "imported into a fresh archive per row (read + extract + store); speed-up against the first row."
+        "imported into a fresh archive each time (read + extract + store), each count "
+        f"{len(first.runs_pages_per_s)} time(s), in the order "
+        f"{' '.join(map(str, run_order([r.workers for r in results], len(first.runs_pages_per_s))))}; "
+        "pages/s is the mean of a count's runs (listed below), speed-up against the first row."
     )
     return "\n".join(lines)
 

@@ -452,13 +452,15 @@ def bench_crawl(page_counts: tuple[int, ...], hosts: int, workers: int, as_json:
               help="article pages in the generated WARC file")
 @click.option("--workers", "worker_counts", type=click.IntRange(1), multiple=True,
               help="worker processes to compare (repeatable; default 1 and 2)")
+@click.option("--rounds", type=click.IntRange(1), default=2, show_default=True,
+              help="imports per worker count, in the order 1 2 2 1 ... (drift cancels out)")
 @click.option("--json", "as_json", is_flag=True, help="print the figures as one JSON object")
 @reports_errors
-def bench_import(pages: int, worker_counts: tuple[int, ...], as_json: bool) -> None:
-    """Import a generated WARC of news pages with 1 worker process, then 2; pages/s and speed-up."""
+def bench_import(pages: int, worker_counts: tuple[int, ...], rounds: int, as_json: bool) -> None:
+    """Import a generated WARC of news pages with 1 worker process and with 2; pages/s and speed-up."""
     from archiver.benchimport import format_import_bench, run_import_bench
 
-    results = run_import_bench(pages, worker_counts or (1, 2))
+    results = run_import_bench(pages, worker_counts or (1, 2), rounds)
     click.echo(json.dumps([r.to_record() for r in results]) if as_json else format_import_bench(results))
 
 

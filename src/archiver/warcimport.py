@@ -312,8 +312,10 @@ def import_range(
             result: Article | FetchFailure = extract_fetched(item.fetched, rules)
         except ArchiverError as exc:
             result = failure_of(item.fetched.url, exc)
-        # packing (gzip, sha256) here rather than in the one process that writes SQLite
-        out.append((replace(item, body=pack_body(item.fetched.content)), result))
+        # packing (compression, sha256) here rather than in the one process that writes SQLite;
+        # the raw body stays here too: the writer stores the packed one (a fifth of the bytes)
+        packed = pack_body(item.fetched.content)
+        out.append((replace(item, fetched=replace(item.fetched, content=b""), body=packed), result))
     return RangeResult(tuple(out))
 
 
