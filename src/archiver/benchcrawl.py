@@ -307,17 +307,21 @@ class CrawlBench:
         return {**asdict(self), "crawl_over_extract": round(self.ratio, 3)}
 
 
-def _phase(args: list[str]) -> tuple[dict[str, Any], TreeSampler, float]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "archiver.benchcrawl", *args], stdout=subprocess.PIPE, text=True
-    )
+def run_phase(module: str, args: list[str], what: str) -> tuple[dict[str, Any], TreeSampler, float]:
+    """Run `python -m MODULE ARGS` in a fresh process, sampling its process tree: the JSON record
+    it printed last, the samples, and its wall time (`what` names it when it fails)."""
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True)
     started = time.monotonic()
     with TreeSampler(proc.pid) as sampler:
         out, _ = proc.communicate()
     wall = time.monotonic() - started
     if proc.returncode != 0:
-        raise ConfigError(f"benchmark phase {args[0]} failed (exit {proc.returncode})")
+        raise ConfigError(f"{what} failed (exit {proc.returncode})")
     return json.loads(out.strip().splitlines()[-1]), sampler, wall
+
+
+def _phase(args: list[str]) -> tuple[dict[str, Any], TreeSampler, float]:
+    return run_phase("archiver.benchcrawl", args, f"benchmark phase {args[0]}")
 
 
 def bench_one(pages: int, hosts: int, workers: int) -> CrawlBench:

@@ -17,17 +17,15 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archiver.benchcrawl import TEMPLATE, TreeSampler, host_pages, page_bytes, page_path
+from archiver.benchcrawl import TEMPLATE, TreeSampler, host_pages, page_bytes, page_path, run_phase
 from archiver.errors import ConfigError
 
 HOSTS = 10
@@ -96,17 +94,8 @@ def import_phase(warc: str, db_path: str, workers: int) -> dict[str, Any]:
 
 def _import_once(warc: Path, db_path: Path, workers: int) -> tuple[dict[str, Any], TreeSampler, float]:
     """One import in a fresh process: its report, its process tree's samples, its wall time."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "archiver.benchimport", str(warc), str(db_path), str(workers)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    started = time.monotonic()
-    with TreeSampler(proc.pid) as sampler:
-        out, _ = proc.communicate()
-    wall = time.monotonic() - started
-    if proc.returncode != 0:
-        raise ConfigError(f"benchmark import with {workers} worker(s) failed (exit {proc.returncode})")
-    return json.loads(out.strip().splitlines()[-1]), sampler, wall
+    return run_phase("archiver.benchimport", [str(warc), str(db_path), str(workers)],
+                     f"benchmark import with {workers} worker(s)")
 
 
 def run_order(worker_counts: Sequence[int], rounds: int) -> list[int]:
