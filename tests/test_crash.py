@@ -20,6 +20,7 @@ import pytest
 
 from archiver import store
 from crawlsite import article_gets, article_path, make_site, serve_site
+from procs import alive
 
 N = 24
 
@@ -99,12 +100,11 @@ def descendants(pid: int) -> set[int]:
 
 def wait_until_gone(pids: set[int], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    alive = set(pids)
-    while alive and time.monotonic() < deadline:
-        alive = {p for p in alive if Path(f"/proc/{p}").exists()
-                 and "Z" not in (Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[:1] or [""])}
+    left = set(pids)
+    while left and time.monotonic() < deadline:
+        left = {p for p in left if alive(p)}
         time.sleep(0.1)
-    assert not alive, f"processes left behind after kill -9: {sorted(alive)}"
+    assert not left, f"processes left behind after kill -9: {sorted(left)}"
 
 
 def free_port() -> int:

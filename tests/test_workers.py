@@ -12,6 +12,7 @@ import pytest
 from archiver.models import Article, Fetched
 from archiver.workers import WorkerDied, WorkerPool, WorkersFailing, worker_pool
 from faultserver import SEED
+from procs import alive
 
 
 def _square(n: int) -> int:
@@ -43,16 +44,6 @@ def pool(workers: int = 2) -> WorkerPool:
     from archiver.executor import forkserver_context
 
     return WorkerPool(workers, initializer=_noop, context=forkserver_context())
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, not yet reaped) counts as gone
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_jobs_run_in_the_workers_and_come_back_in_any_number():
