@@ -49,6 +49,36 @@ def test_sends_identifying_user_agent(server, settings):
     assert headers["user-agent"] == "archiver-test/1.0 (+mailto:ops@example.org)"
 
 
+def test_request_carries_host_validators_and_the_defaults(server, settings):
+    """What goes on the wire: Host with the port, the crawl's defaults, the caller's headers."""
+    async def run():  # type: ignore[no-untyped-def]
+        async with make_client(settings) as client:
+            return await fetch(client, f"{server.base_url}/pages/seed-plain.html", settings,
+                               headers={"If-None-Match": '"v1"'})
+
+    asyncio.run(run())
+    _, _, path, headers = server.log.entries[-1]
+    assert headers["host"] == server.base_url.removeprefix("http://")
+    assert headers["if-none-match"] == '"v1"' and "gzip" in headers["accept-encoding"]
+    assert headers["accept"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "target"),
+    [
+        ("http://Bücher.example/ä?q=1#frag", b"xn--bcher-kva.example", b"/%C3%A4?q=1"),
+        ("https://example.org:443/a b", b"example.org", b"/a%20b"),
+        ("http://example.org:8080/", b"example.org:8080", b"/"),
+        ("http://[::1]:8080/x", b"[::1]:8080", b"/x"),
+    ],
+)
+def test_requests_are_encoded_as_httpx_encodes_them(url, host, target, settings):
+    """IDNA hosts, percent-encoded paths, default ports dropped, IPv6 in brackets; no fragment."""
+    request = make_client(settings).request(url, {})
+    assert dict(request.headers)[b"Host"] == host
+    assert request.url.target == target
+
+
 def test_retries_503_twice_then_succeeds(base_url, settings, sleeps):
     fetched = get(f"{base_url}/flaky/a", settings, sleeps)
     assert fetched.status == 200

@@ -1,16 +1,19 @@
 """`archiver bench crawl`: crawl a generated local news site and compare with extraction alone.
 
-For each page count it:
+For each page count it runs, in the order E C E (C E ...: `rounds` crawls):
 
-1. starts a site server in its own process: `pages` article pages (the demo's Harbor Valley
-   Courier article page, about 50 KB with its chrome, varied per page) spread over `hosts` hosts,
-   each host a port on 127.0.0.1 with its own robots.txt and sitemap;
-2. crawls it in a fresh process into a fresh archive, with no politeness delay, every host in
-   parallel and extraction in `workers` processes (all cores by default), exactly as
-   `archiver crawl` runs;
-3. extracts the same pages in a fresh process with the same worker processes and no network or
-   database (the extraction-only rate, all cores), once before the crawl and once after; the
-   rate compared with the crawl's is the mean of the two.
+- E: extracts the pages in a fresh process with the same worker processes as the crawl's and
+  no network or database (the extraction-only rate, all cores);
+- C: starts a site server in its own process: `pages` article pages (the demo's Harbor Valley
+  Courier article page, about 50 KB with its chrome, varied per page) spread over `hosts` hosts,
+  each host a port on 127.0.0.1 with its own robots.txt and sitemap; and crawls it in a fresh
+  process into a fresh archive, with no politeness delay, every host in parallel and extraction
+  in `workers` processes (all cores by default), exactly as `archiver crawl` runs.
+
+Each crawl's rate is compared with the mean of the two extraction runs beside it (a machine that
+speeds up or slows down moves both alike); the ratio reported is the median of the rounds'.
+The site server stands in for sites on other machines, so it is as light as it can be (one
+event loop, no thread per connection); its CPU is reported beside the crawl's.
 
 Both rates are timed from when the worker processes are up (the crawl's summary duration starts
 after its executor has started them; the extraction phase starts its clock the same way).
@@ -22,8 +25,12 @@ Linux only (it reads /proc).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,9 +38,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from archiver.errors import ConfigError
 
@@ -55,13 +61,34 @@ def page_path(host: int, i: int) -> str:
     return f"2025/{1 + i % 12:02d}/story-{host}-{i}-{TOPICS[i % len(TOPICS)].replace(' ', '-')}-update"
 
 
-def page_bytes(template: str, host: int, i: int) -> bytes:
-    """One article page: the template with its own URL, title and opening."""
-    place, topic = PLACES[(host + i) % len(PLACES)], TOPICS[i % len(TOPICS)]
-    title = f"{place} {topic.title()} Update Number {i} From Desk {host}"
-    text = template.replace(SLUG, page_path(host, i)).replace(TITLE, title)
-    text = text.replace(FIRST, f"Officials in {place} gave update {i} on the {topic} on Monday, desk {host} reports")
-    return text.encode("utf-8")
+class PageMaker:
+    """Makes the site's article pages: the template with each page's own URL, title and opening.
+
+    The template is split once around those three, so a page is a join of bytes, not three
+    passes over 50 KB of text (the server makes every page it serves)."""
+
+    def __init__(self, template: str) -> None:
+        pattern = re.compile("|".join(re.escape(part) for part in (SLUG, TITLE, FIRST)))
+        self.fixed: list[bytes] = []
+        self.slots: list[str] = []
+        at = 0
+        for match in pattern.finditer(template):
+            self.fixed.append(template[at : match.start()].encode("utf-8"))
+            self.slots.append(match.group())
+            at = match.end()
+        self.fixed.append(template[at:].encode("utf-8"))
+
+    def page(self, host: int, i: int) -> bytes:
+        place, topic = PLACES[(host + i) % len(PLACES)], TOPICS[i % len(TOPICS)]
+        values = {
+            SLUG: page_path(host, i).encode(),
+            TITLE: f"{place} {topic.title()} Update Number {i} From Desk {host}".encode(),
+            FIRST: f"Officials in {place} gave update {i} on the {topic} on Monday, desk {host} reports".encode(),
+        }
+        parts = [self.fixed[0]]
+        for slot, fixed in zip(self.slots, self.fixed[1:], strict=True):
+            parts += (values[slot], fixed)
+        return b"".join(parts)
 
 
 def sitemap_bytes(base: str, host: int, pages: Sequence[int]) -> bytes:
@@ -81,54 +108,99 @@ def host_pages(total: int, hosts: int, host: int) -> list[int]:
 
 def serve_site(total: int, hosts: int) -> None:
     """Serve the site (this process); print one JSON line with the base URLs, serve until stdin
-    closes."""
-    template = TEMPLATE.read_text(encoding="utf-8")
-    servers: list[ThreadingHTTPServer] = []
+    closes.
+
+    The site stands in for news sites on other machines, so it is kept as light as it can be:
+    a minimal HTTP/1.1 server on this process's event loop (GET, keep-alive), not a thread per
+    connection and a full request parser. The benchmark reports the CPU it takes nonetheless."""
+    asyncio.run(_serve_site(total, hosts))
+
+
+async def _serve_site(total: int, hosts: int) -> None:
+    loop = asyncio.get_running_loop()
+    pages = PageMaker(TEMPLATE.read_text(encoding="utf-8"))
+    servers: list[asyncio.Server] = []
     bases: list[str] = []
     for host in range(hosts):
-        handler = _handler(template, host, host_pages(total, hosts, host))
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        handler.base = base  # type: ignore[attr-defined]
+        site = _Site(pages, host, host_pages(total, hosts, host))
+        server = await loop.create_server(functools.partial(_SiteProtocol, site), "127.0.0.1", 0)
+        site.base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
         servers.append(server)
-        bases.append(base)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        bases.append(site.base)
     print(json.dumps(bases), flush=True)
-    sys.stdin.read()  # until the parent closes our stdin
+    await loop.run_in_executor(None, sys.stdin.read)  # until the parent closes our stdin
     for server in servers:
-        server.shutdown()
+        server.close()
 
 
-def _handler(template: str, host: int, pages: list[int]) -> type[BaseHTTPRequestHandler]:
-    known = {f"/{page_path(host, i)}/": i for i in pages}
+class _Site:
+    """One host of the generated site: what each path answers."""
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # else a 40 ms delayed-ACK stall per kept-alive request
-        base = ""
+    def __init__(self, pages: PageMaker, host: int, numbers: list[int]) -> None:
+        self.pages = pages
+        self.host = host
+        self.numbers = numbers
+        self.known = {f"/{page_path(host, i)}/": i for i in numbers}
+        self.base = ""
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
+    def answer(self, path: str) -> tuple[int, str, bytes]:
+        if path == "/robots.txt":
+            return 200, "text/plain", b"User-agent: *\nDisallow: /admin/\n"
+        if path == "/sitemap.xml":
+            return 200, "application/xml", sitemap_bytes(self.base, self.host, self.numbers)
+        if path in self.known:
+            return 200, "text/html; charset=utf-8", self.pages.page(self.host, self.known[path])
+        return 404, "text/plain", b"not found"
 
-        def do_GET(self) -> None:
-            if self.path == "/robots.txt":
-                self.reply(b"User-agent: *\nDisallow: /admin/\n", "text/plain")
-            elif self.path == "/sitemap.xml":
-                self.reply(sitemap_bytes(self.base, host, pages), "application/xml")
-            elif self.path in known:
-                self.reply(page_bytes(template, host, known[self.path]), "text/html; charset=utf-8")
-            else:
-                self.reply(b"not found", "text/plain", 404)
 
-        def reply(self, body: bytes, kind: str, status: int = 200) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+class _SiteProtocol(asyncio.Protocol):
+    """HTTP/1.1 for a benchmark client: GET requests without bodies, answered in order, the
+    connection kept open until the client closes it (or sends `Connection: close`)."""
 
-    return Handler
+    REASONS: ClassVar[dict[int, bytes]] = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed"}
+    MAX_HEAD = 64 * 1024
+
+    def __init__(self, site: _Site) -> None:
+        self.site = site
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport  # asyncio sets TCP_NODELAY on it: no delayed-ACK stalls
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > self.MAX_HEAD:
+                    self.reply(400, "text/plain", b"request head too long", close=True)
+                return
+            head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
+            request, *fields = head.split(b"\r\n")
+            parts = request.split(b" ")
+            close = any(f.lower().replace(b" ", b"") == b"connection:close" for f in fields)
+            if len(parts) != 3:
+                self.reply(400, "text/plain", b"bad request line", close=True)
+                return
+            if parts[0] != b"GET":
+                self.reply(405, "text/plain", b"only GET", close=True)
+                return
+            self.reply(*self.site.answer(parts[1].decode("latin-1")), close=close)
+            if close:
+                return
+
+    def reply(self, status: int, kind: str, body: bytes, close: bool = False) -> None:
+        assert self.transport is not None
+        head = (
+            b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n"
+            % (status, self.REASONS[status], kind.encode("ascii"), len(body), b"Connection: close\r\n" if close else b"")
+        )
+        self.transport.write(head + body)
+        if close:
+            self.transport.close()
 
 
 # --- the two measured phases (each in its own process) ------------------------------------------------
@@ -156,14 +228,14 @@ def extract_phase(total: int, hosts: int, workers: int) -> dict[str, Any]:
     from archiver.fetch import utc_now
     from archiver.models import Article, Fetched
 
-    template = TEMPLATE.read_text(encoding="utf-8")
+    pages = PageMaker(TEMPLATE.read_text(encoding="utf-8"))
 
     def fetched() -> Iterator[Fetched]:
         for host in range(hosts):
             for i in host_pages(total, hosts, host):
                 url = f"http://127.0.0.1:{9000 + host}/{page_path(host, i)}/"
                 yield Fetched(url, url, 200, (("content-type", "text/html; charset=utf-8"),),
-                              page_bytes(template, host, i), utc_now(), 0.0)
+                              pages.page(host, i), utc_now(), 0.0)
 
     async def run() -> tuple[int, float]:
         pool = worker_pool((), workers)
@@ -276,32 +348,37 @@ class TreeSampler:
 
 @dataclass(frozen=True)
 class CrawlBench:
-    """Figures of one page count, all from one run."""
+    """Figures of one page count, all from one run: `rounds` crawls, each between two
+    extraction-only runs (E C E C E ...)."""
 
     pages: int
     hosts: int
     workers: int
     cores: int
-    stored: int
-    crawl_seconds: float
-    crawl_pages_per_s: float
+    rounds: int
+    stored: int  # pages stored by each crawl (the fewest, when rounds differ)
+    crawl_seconds: float  # mean of the rounds
+    crawl_pages_per_s: float  # mean of the rounds
     crawl_cpu_cores: float  # average cores busy in the crawl's process tree
     crawl_cpu_ms_per_page: float  # CPU the crawl's process tree spent per stored page
     coordinator_cpu_ms_per_page: float  # of which the crawl process (fetch, store, schedule)
-    crawl_peak_rss_mb: float  # the crawl process alone
+    crawl_peak_rss_mb: float  # the crawl process alone (the highest of the rounds)
     crawl_tree_peak_rss_mb: float  # the crawl process and its extraction workers
     server_cpu_cores: float
     extract_seconds: float
-    extract_pages_per_s: float  # the mean of the two runs, one before the crawl and one after
-    extract_pages_per_s_before: float
-    extract_pages_per_s_after: float
+    extract_pages_per_s: float  # mean of all the extraction-only runs
     extract_cpu_cores: float
     extract_cpu_ms_per_page: float
     extract_tree_peak_rss_mb: float
+    crawl_runs_pages_per_s: tuple[float, ...]
+    extract_runs_pages_per_s: tuple[float, ...]  # in order: before crawl 1, after crawl 1 (before 2), ...
+    round_ratios: tuple[float, ...]  # each crawl's rate over the mean of the extraction runs beside it
 
     @property
     def ratio(self) -> float:
-        return self.crawl_pages_per_s / self.extract_pages_per_s if self.extract_pages_per_s else 0.0
+        """The median of the rounds' ratios (each crawl against the extraction runs just before
+        and just after it, so a machine that speeds up or slows down moves both alike)."""
+        return statistics.median(self.round_ratios) if self.round_ratios else 0.0
 
     def to_record(self) -> dict[str, Any]:
         return {**asdict(self), "crawl_over_extract": round(self.ratio, 3)}
@@ -324,12 +401,9 @@ def _phase(args: list[str]) -> tuple[dict[str, Any], TreeSampler, float]:
     return run_phase("archiver.benchcrawl", args, f"benchmark phase {args[0]}")
 
 
-def bench_one(pages: int, hosts: int, workers: int) -> CrawlBench:
-    """Extract `pages` pages, serve and crawl them over `hosts` hosts, extract them again;
-    measure each phase (extraction runs on both sides of the crawl, so that a machine that
-    speeds up or slows down during the run moves both figures alike)."""
-    workers = workers or os.cpu_count() or 1
-    before, before_tree, _ = _phase(["extract", str(pages), str(hosts), str(workers)])
+def _crawl_round(pages: int, hosts: int, workers: int) -> tuple[dict[str, Any], TreeSampler, float]:
+    """Serve a fresh site, crawl it into a fresh archive: the crawl's record, its samples and
+    the server's CPU seconds during it."""
     server = subprocess.Popen(
         [sys.executable, "-m", "archiver.benchcrawl", "serve", str(pages), str(hosts)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -339,50 +413,70 @@ def bench_one(pages: int, hosts: int, workers: int) -> CrawlBench:
         bases = json.loads(server.stdout.readline())
         server_cpu_before = (_stat(server.pid) or (0, 0, 0.0))[2]
         with tempfile.TemporaryDirectory(prefix="archiver-bench-") as tmp:
-            report, crawl_tree, _ = _phase(
-                ["crawl", json.dumps(bases), str(Path(tmp) / "archive.db"), str(workers)]
-            )
+            report, tree, _ = _phase(["crawl", json.dumps(bases), str(Path(tmp) / "archive.db"), str(workers)])
         server_cpu = (_stat(server.pid) or (0, 0, 0.0))[2] - server_cpu_before
     finally:
         if server.stdin is not None:
             server.stdin.close()
         server.wait(timeout=30)
-    after, after_tree, _ = _phase(["extract", str(pages), str(hosts), str(workers)])
-    crawl_seconds = float(report["duration"])
+    return report, tree, server_cpu
+
+
+def bench_one(pages: int, hosts: int, workers: int, rounds: int = 1) -> CrawlBench:
+    """Extract `pages` pages; then `rounds` times: serve and crawl them over `hosts` hosts and
+    extract them again. Every crawl sits between two extraction-only runs, so each round's
+    ratio compares figures taken moments apart."""
+    workers = workers or os.cpu_count() or 1
+    extracts = [_phase(["extract", str(pages), str(hosts), str(workers)])[:2]]
+    crawls = []
+    for _ in range(max(1, rounds)):
+        crawls.append(_crawl_round(pages, hosts, workers))
+        extracts.append(_phase(["extract", str(pages), str(hosts), str(workers)])[:2])
     mb = 1024 * 1024
-    runs = [(before, before_tree), (after, after_tree)]
-    rates = [run["extracted"] / run["seconds"] for run, _ in runs]
-    extract_seconds = sum(run["seconds"] for run, _ in runs) / 2
-    extract_cores = sum(tree.cpu_seconds / run["seconds"] for run, tree in runs) / 2
-    extract_ms = sum(1000 * tree.cpu_seconds / max(1, run["extracted"]) for run, tree in runs) / 2
+    extract_rates = [run["extracted"] / run["seconds"] for run, _ in extracts]
+    crawl_rates = [report["new"] / float(report["duration"]) for report, _, _ in crawls]
+    ratios = [rate / ((extract_rates[k] + extract_rates[k + 1]) / 2) for k, rate in enumerate(crawl_rates)]
+    crawl_seconds = [float(report["duration"]) for report, _, _ in crawls]
+    stored = min(int(report["new"]) for report, _, _ in crawls)
+    crawl_cpu = sum(tree.cpu_seconds for _, tree, _ in crawls)
+    coordinator_cpu = sum(tree.root_cpu_seconds for _, tree, _ in crawls)
+    crawl_pages = sum(max(1, int(report["new"])) for report, _, _ in crawls)
     return CrawlBench(
         pages=pages,
         hosts=hosts,
         workers=workers,
         cores=os.cpu_count() or 1,
-        stored=int(report["new"]),
-        crawl_seconds=round(crawl_seconds, 2),
-        crawl_pages_per_s=round(report["new"] / crawl_seconds, 1),
-        crawl_cpu_cores=round(crawl_tree.cpu_seconds / crawl_seconds, 2),
-        crawl_cpu_ms_per_page=round(1000 * crawl_tree.cpu_seconds / max(1, report["new"]), 1),
-        coordinator_cpu_ms_per_page=round(1000 * crawl_tree.root_cpu_seconds / max(1, report["new"]), 1),
-        crawl_peak_rss_mb=round(crawl_tree.peak_root / mb, 1),
-        crawl_tree_peak_rss_mb=round(crawl_tree.peak_tree / mb, 1),
-        server_cpu_cores=round(server_cpu / crawl_seconds, 2),
-        extract_seconds=round(extract_seconds, 2),
-        extract_pages_per_s=round(sum(rates) / 2, 1),
-        extract_pages_per_s_before=round(rates[0], 1),
-        extract_pages_per_s_after=round(rates[1], 1),
-        extract_cpu_cores=round(extract_cores, 2),
-        extract_cpu_ms_per_page=round(extract_ms, 1),
-        extract_tree_peak_rss_mb=round(max(before_tree.peak_tree, after_tree.peak_tree) / mb, 1),
+        rounds=len(crawls),
+        stored=stored,
+        crawl_seconds=round(statistics.mean(crawl_seconds), 2),
+        crawl_pages_per_s=round(statistics.mean(crawl_rates), 1),
+        crawl_cpu_cores=round(crawl_cpu / sum(crawl_seconds), 2),
+        crawl_cpu_ms_per_page=round(1000 * crawl_cpu / crawl_pages, 1),
+        coordinator_cpu_ms_per_page=round(1000 * coordinator_cpu / crawl_pages, 1),
+        crawl_peak_rss_mb=round(max(tree.peak_root for _, tree, _ in crawls) / mb, 1),
+        crawl_tree_peak_rss_mb=round(max(tree.peak_tree for _, tree, _ in crawls) / mb, 1),
+        server_cpu_cores=round(sum(cpu for _, _, cpu in crawls) / sum(crawl_seconds), 2),
+        extract_seconds=round(statistics.mean(run["seconds"] for run, _ in extracts), 2),
+        extract_pages_per_s=round(statistics.mean(extract_rates), 1),
+        extract_cpu_cores=round(statistics.mean(tree.cpu_seconds / run["seconds"] for run, tree in extracts), 2),
+        extract_cpu_ms_per_page=round(
+            1000 * sum(tree.cpu_seconds for _, tree in extracts) / sum(max(1, run["extracted"]) for run, _ in extracts), 1
+        ),
+        extract_tree_peak_rss_mb=round(max(tree.peak_tree for _, tree in extracts) / mb, 1),
+        crawl_runs_pages_per_s=tuple(round(rate, 1) for rate in crawl_rates),
+        extract_runs_pages_per_s=tuple(round(rate, 1) for rate in extract_rates),
+        round_ratios=tuple(round(ratio, 3) for ratio in ratios),
     )
 
 
-def run_crawl_bench(page_counts: Sequence[int], *, hosts: int = 10, workers: int = 0) -> list[CrawlBench]:
+def run_crawl_bench(
+    page_counts: Sequence[int], *, hosts: int = 10, workers: int = 0, rounds: int = 1
+) -> list[CrawlBench]:
     if hosts < 1:
         raise ConfigError("--hosts must be at least 1")
-    return [bench_one(pages, hosts, workers) for pages in page_counts]
+    if rounds < 1:
+        raise ConfigError("--rounds must be at least 1")
+    return [bench_one(pages, hosts, workers, rounds) for pages in page_counts]
 
 
 def format_crawl_bench(results: Sequence[CrawlBench]) -> str:
@@ -397,16 +491,19 @@ def format_crawl_bench(results: Sequence[CrawlBench]) -> str:
             f"{r.crawl_peak_rss_mb:>12.1f} {r.crawl_tree_peak_rss_mb:>11.1f} {r.stored:>6}"
         )
     for r in results:
+        runs = [f"E {rate:.1f}" for rate in r.extract_runs_pages_per_s]
+        for k, (rate, ratio) in enumerate(zip(r.crawl_runs_pages_per_s, r.round_ratios, strict=True)):
+            runs.insert(2 * k + 1, f"C {rate:.1f} ({ratio:.0%})")
+        lines.append(f"{r.pages} pages, p/s in run order (E extraction alone, C crawl): {', '.join(runs)}")
         lines.append(
-            f"{r.pages} pages: extraction alone {r.extract_pages_per_s_before:.1f} p/s before the crawl, "
-            f"{r.extract_pages_per_s_after:.1f} p/s after; CPU per page: crawl {r.crawl_cpu_ms_per_page:.1f} ms "
-            f"(of which the crawl process {r.coordinator_cpu_ms_per_page:.1f} ms), extraction alone "
-            f"{r.extract_cpu_ms_per_page:.1f} ms"
+            f"{r.pages} pages: ratio = median of the rounds' ratios; CPU per page: crawl "
+            f"{r.crawl_cpu_ms_per_page:.1f} ms (of which the crawl process {r.coordinator_cpu_ms_per_page:.1f} ms), "
+            f"extraction alone {r.extract_cpu_ms_per_page:.1f} ms"
         )
     first = results[0]
     lines.append(
-        f"{first.cores} core(s), {first.workers} extraction worker(s); crawl = fetch + extract + store "
-        "with no politeness delay; extract = extraction alone on the same pages."
+        f"{first.cores} core(s), {first.workers} extraction worker(s), {first.rounds} round(s); crawl = fetch + "
+        "extract + store with no politeness delay; extract = extraction alone on the same pages."
     )
     if len(results) > 1:
         small, large = min(results, key=lambda r: r.pages), max(results, key=lambda r: r.pages)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archiver.benchcrawl import TEMPLATE, TreeSampler, host_pages, page_bytes, page_path, run_phase
+from archiver.benchcrawl import TEMPLATE, PageMaker, TreeSampler, host_pages, page_path, run_phase
 from archiver.errors import ConfigError
 
 HOSTS = 10
@@ -36,14 +36,14 @@ def write_warc(path: Path, pages: int, hosts: int = HOSTS) -> int:
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
-    template = TEMPLATE.read_text(encoding="utf-8")
+    pages_of = PageMaker(TEMPLATE.read_text(encoding="utf-8"))
     start = datetime(2025, 9, 1, tzinfo=UTC)
     written = 0
     with path.open("wb") as fh:
         writer = WARCWriter(fh, gzip=True, warc_version="1.1")
         for host in range(hosts):
             for i in host_pages(pages, hosts, host):
-                body = page_bytes(template, host, i)
+                body = pages_of.page(host, i)
                 url = f"https://desk{host}.courier.example/{page_path(host, i)}/"
                 http = StatusAndHeaders(
                     "200 OK",

@@ -434,13 +434,15 @@ def bench_extract(directory: str, predictions: str | None, no_compare: bool) -> 
               help="hosts (ports on 127.0.0.1) the pages are spread over")
 @click.option("--workers", type=click.IntRange(0), default=0, show_default=True,
               help="extraction worker processes (0: one per core)")
+@click.option("--rounds", type=click.IntRange(1), default=1, show_default=True,
+              help="crawls per page count, each between two extraction-only runs (E C E C E ...)")
 @click.option("--json", "as_json", is_flag=True, help="print the figures as one JSON object")
 @reports_errors
-def bench_crawl(page_counts: tuple[int, ...], hosts: int, workers: int, as_json: bool) -> None:
+def bench_crawl(page_counts: tuple[int, ...], hosts: int, workers: int, rounds: int, as_json: bool) -> None:
     """Crawl a generated local news site with no politeness delay; compare with extraction alone."""
     from archiver.benchcrawl import format_crawl_bench, run_crawl_bench
 
-    results = run_crawl_bench(page_counts or (2000,), hosts=hosts, workers=workers)
+    results = run_crawl_bench(page_counts or (2000,), hosts=hosts, workers=workers, rounds=rounds)
     if as_json:
         click.echo(json.dumps([r.to_record() for r in results]))
     else:

@@ -38,12 +38,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
-
 from archiver.config import Settings
 from archiver.discover import Discovery
 from archiver.errors import ArchiverError, ClusterUnavailable, ConfigError, FetchError, WorkerDied
-from archiver.fetch import HostClients, Sleep, fetch, make_client, utc_now
+from archiver.fetch import Client, HostClients, Sleep, fetch, make_client, utc_now
 from archiver.models import Article, Fetched, FetchFailure
 from archiver.pipeline import extract_fetched, failure_of
 from archiver.sites import SiteRules
@@ -240,7 +238,7 @@ def process_answer(item: WorkItem, fetched: Fetched, sites: Sequence[SiteRules])
 
 
 async def fetch_item(
-    client: httpx.AsyncClient, item: WorkItem, settings: Settings, gate: HostGate, sleep: Sleep
+    client: Client, item: WorkItem, settings: Settings, gate: HostGate, sleep: Sleep
 ) -> tuple[str, float, Fetched | FetchFailure]:
     """Fetch one URL in its host's turn: (started_at, seconds, the answer or the failure)."""
     started_at = utc_now()

@@ -13,14 +13,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-import httpx
 import sqlite_utils
 
 from archiver import store
 from archiver.config import Settings
 from archiver.errors import ArchiverError, ExtractError, FetchError, NotHTML
 from archiver.extract import extract_article
-from archiver.fetch import Sleep, fetch, make_client, utc_now
+from archiver.fetch import Client, Sleep, fetch, make_client, utc_now
 from archiver.models import Article, Fetched, FetchFailure, FetchResult
 from archiver.sites import SiteRules, rules_for_url
 
@@ -58,7 +57,7 @@ def failure_of(url: str, exc: ArchiverError) -> FetchFailure:
 
 
 async def fetch_and_extract(
-    client: httpx.AsyncClient,
+    client: Client,
     url: str,
     settings: Settings,
     *,

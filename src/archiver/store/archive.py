@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -260,9 +261,15 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+_codecs = threading.local()  # a compressor per thread: making one costs a third of a page's compression
+
+
 def compress(content: bytes) -> bytes:
     """A page body as `pages.body` keeps it (zstd, one frame with its size in the header)."""
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(content)
+    compressor = getattr(_codecs, "zstd", None)
+    if compressor is None:
+        compressor = _codecs.zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return compressor.compress(content)
 
 
 def decompress(blob: bytes) -> bytes:
