@@ -129,10 +129,35 @@ def test_a_pool_whose_workers_keep_dying_gives_up():
             queued = asyncio.ensure_future(workers.run(_square, 2))
             with pytest.raises(WorkerDied):
                 await second
-            with pytest.raises(WorkersFailing, match="2 extraction worker processes died"):
+            with pytest.raises(WorkersFailing, match="2 extraction worker processes died") as failing:
                 await queued
+            assert "OOM" in str(failing.value)  # they died working, not starting
             with pytest.raises(WorkersFailing):
                 await workers.run(_square, 3)
+        finally:
+            await workers.close()
+
+    asyncio.run(run())
+
+
+def _cannot_start(*args: object) -> None:
+    raise RuntimeError("this worker cannot start")
+
+
+def test_workers_that_fail_as_they_start_are_reported_as_such():
+    """Workers that exit with an error before answering a job (a broken initializer, a script
+    without a main guard) stop the pool with a message that says so, not one about memory."""
+    async def run():
+        from archiver.executor import forkserver_context
+
+        workers = WorkerPool(1, initializer=_cannot_start, context=forkserver_context(), max_deaths=1)
+        await workers.start()
+        try:
+            jobs = [asyncio.ensure_future(workers.run(_square, n)) for n in range(3)]
+            outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+            assert all(isinstance(o, (WorkerDied, WorkersFailing)) for o in outcomes), outcomes
+            failing = [o for o in outcomes if isinstance(o, WorkersFailing)]
+            assert failing and "exit as they start" in str(failing[0]) and "OOM" not in str(failing[0])
         finally:
             await workers.close()
 

@@ -100,6 +100,7 @@ class _Worker:
     transport: asyncio.WriteTransport | None = None
     waiting: deque[Job] = field(default_factory=deque)  # in the order the worker runs them
     dead: bool = False
+    answered: int = 0  # answers it sent back
 
 
 class WorkerPool:
@@ -189,6 +190,7 @@ class WorkerPool:
         except (EOFError, OSError):
             return False
         ok, value = pickle.loads(data)
+        worker.answered += 1
         if worker.waiting:
             future, _ = worker.waiting.popleft()
             if not future.done():  # else its caller was cancelled
@@ -226,10 +228,17 @@ class WorkerPool:
                 ))
         log.warning("extraction worker process %d %s (%d death(s) this run)", worker.process.pid, how, self.deaths)
         if self.deaths > self.max_deaths:
+            if not worker.answered and worker.process.exitcode == 1:
+                # status 1 before any answer: an uncaught error as it started (a job's own
+                # errors come back as answers; a crash or the OOM killer ends it by signal)
+                hint = ("the workers exit as they start: see the error they printed above (a "
+                        "script that starts a crawl must do so under `if __name__ == '__main__':`)")
+            else:
+                hint = ("check memory (dmesg for the OOM killer) and the pages in `fetches` "
+                        "with error kind 'worker'")
             self._give_up(
                 f"{self.deaths} extraction worker processes died in this run (the last "
-                f"{how}); the crawl stops: check memory (dmesg for the OOM killer) and the "
-                "pages in `fetches` with error kind 'worker', then run again; nothing stored was lost",
+                f"{how}); the crawl stops: {hint}, then run again; nothing stored was lost",
                 queued,
             )
             return
