@@ -1,7 +1,8 @@
 """The only module that touches the network: HTTP fetching with retries, limits and an egress guard.
 
-`fetch` is a coroutine over a `Client` (an httpcore pool behind the egress guard) made by `make_client`; `fetch_sync` runs it for
-one-off use. Both return a `Fetched` record or raise a `FetchError` subclass, never `None`.
+`fetch` is a coroutine over a `Client` (an httpcore pool behind the egress guard) made by
+`make_client`; `fetch_sync` runs it for one-off use. Both return a `Fetched` record or raise a
+`FetchError` subclass, never `None`.
 
 Guarantees:
 - only http and https, at most `max_redirects` hops, each hop checked;
@@ -52,7 +53,7 @@ from archiver.errors import (
     TooLarge,
     TransportError,
 )
-from archiver.models import Fetched
+from archiver.models import Fetched, header_value
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -263,15 +264,11 @@ class _Answer:
 
     @classmethod
     def of(cls, url: str, response: httpcore.Response) -> _Answer:
-        reason = response.extensions.get("reason_phrase", b"")
-        return cls(url, response.status, reason.decode("latin-1") if isinstance(reason, bytes) else str(reason),
-                   _decode_headers(response.headers))
+        reason = response.extensions.get("reason_phrase", b"").decode("latin-1")
+        return cls(url, response.status, reason, _decode_headers(response.headers))
 
     def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+        return header_value(self.headers, name)
 
 
 def _decode_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:

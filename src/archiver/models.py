@@ -6,8 +6,18 @@ stages can run in worker processes (or on other machines) and be tested on fixtu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+
+def header_value(headers: Iterable[tuple[str, str]], name: str, default: str | None = None) -> str | None:
+    """The first value of header `name` (in any case) among `headers`."""
+    name = name.lower()
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return default
 
 
 @dataclass(frozen=True)
@@ -25,11 +35,7 @@ class Fetched:
     redirects: tuple[str, ...] = ()
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return default
+        return header_value(self.headers, name, default)
 
     @property
     def content_type(self) -> str:
