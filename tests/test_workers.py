@@ -40,10 +40,10 @@ def _slow(seconds: float) -> int:
     return os.getpid()
 
 
-def pool(workers: int = 2) -> WorkerPool:
+def pool(workers: int = 2, initializer=_noop, max_deaths: int | None = None) -> WorkerPool:  # type: ignore[no-untyped-def]
     from archiver.executor import forkserver_context
 
-    return WorkerPool(workers, initializer=_noop, context=forkserver_context())
+    return WorkerPool(workers, initializer=initializer, context=forkserver_context(), max_deaths=max_deaths)
 
 
 def test_jobs_run_in_the_workers_and_come_back_in_any_number():
@@ -118,9 +118,7 @@ def test_a_worker_killed_with_sigkill_fails_the_job_it_was_running():
 
 def test_a_pool_whose_workers_keep_dying_gives_up():
     async def run():
-        from archiver.executor import forkserver_context
-
-        workers = WorkerPool(1, initializer=_noop, context=forkserver_context(), max_deaths=1)
+        workers = pool(1, max_deaths=1)
         await workers.start()
         try:
             with pytest.raises(WorkerDied):
@@ -148,9 +146,7 @@ def test_workers_that_fail_as_they_start_are_reported_as_such():
     """Workers that exit with an error before answering a job (a broken initializer, a script
     without a main guard) stop the pool with a message that says so, not one about memory."""
     async def run():
-        from archiver.executor import forkserver_context
-
-        workers = WorkerPool(1, initializer=_cannot_start, context=forkserver_context(), max_deaths=1)
+        workers = pool(1, initializer=_cannot_start, max_deaths=1)
         await workers.start()
         try:
             jobs = [asyncio.ensure_future(workers.run(_square, n)) for n in range(3)]
