@@ -427,11 +427,15 @@ def bench_one(pages: int, hosts: int, workers: int, rounds: int = 1) -> CrawlBen
     extract them again. Every crawl sits between two extraction-only runs, so each round's
     ratio compares figures taken moments apart."""
     workers = workers or os.cpu_count() or 1
-    extracts = [_phase(["extract", str(pages), str(hosts), str(workers)])[:2]]
+
+    def extract() -> tuple[dict[str, Any], TreeSampler]:
+        return _phase(["extract", str(pages), str(hosts), str(workers)])[:2]
+
+    extracts = [extract()]
     crawls = []
     for _ in range(max(1, rounds)):
         crawls.append(_crawl_round(pages, hosts, workers))
-        extracts.append(_phase(["extract", str(pages), str(hosts), str(workers)])[:2])
+        extracts.append(extract())
     mb = 1024 * 1024
     extract_rates = [run["extracted"] / run["seconds"] for run, _ in extracts]
     crawl_rates = [report["new"] / float(report["duration"]) for report, _, _ in crawls]
