@@ -17,7 +17,8 @@ from archiver.errors import (
     TooLarge,
     TransportError,
 )
-from archiver.fetch import fetch, fetch_sync, is_public_address, make_client, parse_retry_after
+from archiver.fetch import fetch, fetch_sync, make_client, parse_retry_after
+from archiver.wire import is_public_address
 from faultserver import SEED
 
 
@@ -74,9 +75,10 @@ def test_request_carries_host_validators_and_the_defaults(server, settings):
 )
 def test_requests_are_encoded_as_httpx_encodes_them(url, host, target, settings):
     """IDNA hosts, percent-encoded paths, default ports dropped, IPv6 in brackets; no fragment."""
-    request = make_client(settings).request(url, {})
-    assert dict(request.headers)[b"Host"] == host
-    assert request.url.target == target
+    origin, sent_target, fields = make_client(settings).request(url, {})
+    assert dict(fields)[b"Host"] == host
+    assert sent_target == target
+    assert origin[0] == url.split(":")[0] and origin[2] == (8080 if ":8080" in url else 443 if url.startswith("https") else 80)
 
 
 def test_retries_503_twice_then_succeeds(base_url, settings, sleeps):
