@@ -99,6 +99,9 @@ def upgrade_archive(path: str | Path) -> list[str]:
         db.close()
 
 
+_savepoints: dict[int, int] = {}  # id(connection) -> savepoints open on it (see `transaction`)
+
+
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     """One short write transaction; rolled back on any error, SQLite errors as StoreError.
@@ -108,7 +111,11 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     """
     conn = db.conn
     if conn.in_transaction:
-        name = f"nested_{id(object()):x}"
+        # named by depth, not uniquely: the sqlite3 module caches statements by their text, and
+        # a fresh name per savepoint would push the archive's own statements out of that cache
+        depth = _savepoints.get(id(conn), 0) + 1
+        _savepoints[id(conn)] = depth
+        name = f"nested_{depth}"
         conn.execute(f"SAVEPOINT {name}")
         try:
             yield conn
@@ -122,6 +129,11 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
             if isinstance(exc, sqlite3.DatabaseError):
                 raise StoreError(f"cannot write to the archive: {_why(exc)}") from exc
             raise
+        finally:
+            if depth > 1:
+                _savepoints[id(conn)] = depth - 1
+            else:
+                del _savepoints[id(conn)]
         conn.execute(f"RELEASE {name}")
         return
     try:
