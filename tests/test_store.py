@@ -411,22 +411,106 @@ def test_group_commit_commits_items_together_by_count_and_by_time(tmp_path):
     assert len(_titles(path)) == 4 and group.commits == 2 and not group.open
 
 
-def test_a_failed_item_leaves_the_rest_of_its_group(tmp_path):
+def test_a_failed_item_rolls_back_its_open_group_and_nothing_committed(tmp_path):
+    """As a crash would: the open group goes (its URLs stay due), committed groups stay, and the
+    next item opens a new group."""
+    path = tmp_path / "archive.db"
+    db = store.open_archive(path)
+    group = store.GroupCommit(db, max_items=2)
+    for n in (1, 2):  # a full group: committed
+        with group.item():
+            store.store_result(db, result(article_n(n)))
+    with group.item():
+        store.store_result(db, result(article_n(3)))
+    with pytest.raises(RuntimeError), group.item():
+        store.store_result(db, result(article_n(4)))
+        raise RuntimeError("extraction bug after the article was written")
+    assert not group.open and group.dropped == 1
+    with group.item():
+        store.store_result(db, result(article_n(5)))
+    group.commit()
+    assert _titles(path) == ["Story 1", "Story 2", "Story 5"]
+    assert db.execute("SELECT count(*) FROM fetches").fetchone()[0] == 3
+    assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == 3
+    assert fts_rows(db) == {1, 2, 3}  # ids: 3 and 4 were rolled back, 5 reused id 3
+    assert_index_consistent(db)
+
+
+def fts_rows(db) -> set[int]:  # type: ignore[no-untyped-def]
+    return {row[0] for row in db.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'harbour'")}
+
+
+def assert_index_consistent(db) -> None:  # type: ignore[no-untyped-def]
+    """FTS5's own check that the index holds exactly what the articles table does."""
+    db.conn.execute("INSERT INTO articles_fts (articles_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_articles_of_a_group_are_searchable_once_it_commits_even_when_changed_within_it(tmp_path):
     path = tmp_path / "archive.db"
     db = store.open_archive(path)
     group = store.GroupCommit(db, max_items=10)
     with group.item():
         store.store_result(db, result(article_n(1)))
-    with pytest.raises(RuntimeError):
-        with group.item():
-            store.store_result(db, result(article_n(2)))
-            raise RuntimeError("extraction bug after the article was written")
+    with group.item():  # the same article again, changed, before the group commits
+        store.store_result(db, result(replace(article_n(1), body="Now about lighthouses.")))
     with group.item():
-        store.store_result(db, result(article_n(3)))
+        store.store_result(db, result(article_n(2)))
     group.commit()
-    assert _titles(path) == ["Story 1", "Story 3"]
-    assert db.execute("SELECT count(*) FROM fetches").fetchone()[0] == 2
-    assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == 2
+    assert fts_rows(db) == {2}
+    assert [r[0] for r in db.execute("SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'lighthouses'")] == [1]
+    assert_index_consistent(db)
+
+
+def test_an_article_rolled_back_with_its_savepoint_is_not_indexed(db):
+    with store.transaction(db):
+        store.store_result(db, result(article_n(1)))
+        with pytest.raises(StoreError), store.transaction(db):
+            store.store_result(db, result(article_n(2)))
+            raise StoreError("inner failure")
+    assert fts_rows(db) == {1}
+    assert_index_consistent(db)
+
+
+def index_segments_written(db) -> int:  # type: ignore[no-untyped-def]
+    """How many segments the full-text index has ever written: the write counter of its
+    structure record (row 10 of the %_data table: a 4-byte cookie, an optional 4-byte version
+    marker, then varints for the number of levels, of segments, and the counter)."""
+    block = db.execute("SELECT block FROM articles_fts_data WHERE id = 10").fetchone()[0]
+    at = 8 if block[4:8] == b"\xff\x00\x00\x01" else 4
+
+    def varint() -> int:  # SQLite's: 7 bits a byte, big-endian, the 9th byte whole
+        nonlocal at
+        value = 0
+        for k in range(9):
+            byte = block[at]
+            at += 1
+            if k == 8:
+                return (value << 8) | byte
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        return value
+
+    varint()  # levels
+    varint()  # segments now
+    return varint()
+
+
+def test_new_articles_are_indexed_at_commit_not_by_a_trigger(db):
+    """Indexing each article as it goes in (a trigger) gives each its own index segment; the
+    store indexes a transaction's articles together at its end."""
+    triggers = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert "articles_ai" not in triggers and {"articles_au", "articles_ad"} <= triggers
+    store.store_result(db, result(article_n(100)))
+    before = index_segments_written(db)
+    group = store.GroupCommit(db, max_items=100)
+    for n in range(1, 41):
+        with group.item():
+            store.store_result(db, result(article_n(n)))
+    group.commit()
+    assert index_segments_written(db) - before == 1  # not 40
+    assert fts_rows(db) == set(range(1, 42))  # the first article, then the group's 40
+    assert_index_consistent(db)
 
 
 def test_a_process_killed_with_a_group_open_loses_only_that_group(tmp_path):

@@ -322,7 +322,8 @@ class Crawler:
         # where units of work run: in this process (extraction in `pool`), or a Dask cluster
         self.executor = executor or make_executor(settings, pool, sleep=sleep)
         self.counts = _Counts()
-        # outcomes are committed in groups (each still atomic: a savepoint); see GroupCommit
+        # outcomes are committed in groups (each whole or not at all; one that fails drops its
+        # open group, as a crash would); see GroupCommit
         self.commits = store.GroupCommit(db, max_items=COMMIT_ITEMS, max_seconds=COMMIT_SECONDS)
         self.run_id = 0
         self.hosts: dict[str, _Host] = {}

@@ -2,9 +2,9 @@
 
 The archive is one SQLite file in WAL mode (readers such as Datasette never block the writer for
 long), with foreign keys on and a busy timeout. Every write goes through `transaction`, one short
-`BEGIN IMMEDIATE` ... `COMMIT` (or a savepoint inside a `GroupCommit`, which commits a crawl's
-outcomes together), so a crash or kill at any moment leaves either all of a stored result or none
-of it.
+`BEGIN IMMEDIATE` ... `COMMIT` (or an item of a `GroupCommit`, which commits a crawl's outcomes
+together), so a crash or kill at any moment leaves either all of a stored result or none of it.
+New articles join the full-text index at the end of their transaction (`_index_new_articles`).
 
 Opening an archive applies the schema migrations it lacks (see `archiver.store.schema`).
 """
@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -99,7 +99,76 @@ def upgrade_archive(path: str | Path) -> list[str]:
         db.close()
 
 
-_savepoints: dict[int, int] = {}  # id(connection) -> savepoints open on it (see `transaction`)
+@dataclass
+class _Open:
+    """What this module keeps of a connection's open write transaction (see `transaction`)."""
+
+    conn: sqlite3.Connection  # held, so its id is not reused while this is kept
+    savepoints: int = 0  # nested `transaction`s open inside it
+    grouped: bool = False  # inside a `GroupCommit.item`
+    unindexed: list[tuple[int, str, str | None, str]] = field(default_factory=list)
+
+
+_open: dict[int, _Open] = {}  # id(connection) -> its open write transaction
+
+
+def _state(conn: sqlite3.Connection) -> _Open | None:
+    """The open transaction this module began on `conn`, if it is still open."""
+    state = _open.get(id(conn))
+    if state is not None and not conn.in_transaction:  # ended behind our back (closed, say)
+        del _open[id(conn)]
+        return None
+    return state
+
+
+def _begin(conn: sqlite3.Connection) -> _Open:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot start a write on the archive: {_why(exc)}") from exc
+    state = _open[id(conn)] = _Open(conn)
+    return state
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    """Index the transaction's new articles, then COMMIT (rolled back, StoreError, on failure)."""
+    try:
+        _index_new_articles(conn)
+        conn.execute("COMMIT")
+    except sqlite3.DatabaseError as exc:
+        _rollback(conn)
+        raise StoreError(f"cannot write to the archive: {_why(exc)}") from exc
+    _open.pop(id(conn), None)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    _open.pop(id(conn), None)
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _index_new_articles(conn: sqlite3.Connection) -> None:
+    """Add the articles inserted in this transaction to the full-text index.
+
+    Their index rows are written together, at the end of the transaction, rather than as each
+    article goes in (by a trigger, say): FTS5 writes out the index data it holds in memory
+    whenever a statement or a savepoint may need rolling back, so indexing an article and then
+    writing anything else gives every article an index segment of its own, and merging those
+    costs three times the indexing. (Updates and deletes are kept in step by triggers; an update
+    first indexes what is waiting, so the trigger finds the article's row to replace.)"""
+    state = _state(conn)
+    if state is not None and state.unindexed:
+        rows, state.unindexed = state.unindexed, []
+        conn.executemany("INSERT INTO articles_fts (rowid, title, subtitle, body) VALUES (?, ?, ?, ?)", rows)
+
+
+def _index_article(conn: sqlite3.Connection, article_id: int, article: Article) -> None:
+    row = (article_id, article.title, article.subtitle, article.body)
+    state = _state(conn)
+    if state is None:  # a transaction this module did not open: index at once
+        conn.execute("INSERT INTO articles_fts (rowid, title, subtitle, body) VALUES (?, ?, ?, ?)", row)
+    else:
+        state.unindexed.append(row)
 
 
 @contextmanager
@@ -107,14 +176,21 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
     """One short write transaction; rolled back on any error, SQLite errors as StoreError.
 
     Nested use joins the outer transaction through a savepoint, so a caller can make several
-    writes (an article and the crawl frontier's state, say) one atomic commit.
+    writes (an article and the crawl frontier's state, say) one atomic commit. Inside a
+    `GroupCommit` item it joins the item as it is: the item is the unit that fails whole.
     """
     conn = db.conn
+    state = _state(conn)
+    if state is not None and state.grouped:
+        yield conn
+        return
     if conn.in_transaction:
         # named by depth, not uniquely: the sqlite3 module caches statements by their text, and
         # a fresh name per savepoint would push the archive's own statements out of that cache
-        depth = _savepoints.get(id(conn), 0) + 1
-        _savepoints[id(conn)] = depth
+        depth = (state.savepoints if state else 0) + 1
+        if state:
+            state.savepoints = depth
+        unindexed = len(state.unindexed) if state else 0
         name = f"nested_{depth}"
         conn.execute(f"SAVEPOINT {name}")
         try:
@@ -126,46 +202,40 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]:
                     conn.execute(f"RELEASE {name}")
                 except sqlite3.DatabaseError:
                     pass  # the savepoint went with that transaction
+                if state:
+                    del state.unindexed[unindexed:]  # the articles rolled back with it
             if isinstance(exc, sqlite3.DatabaseError):
                 raise StoreError(f"cannot write to the archive: {_why(exc)}") from exc
             raise
         finally:
-            if depth > 1:
-                _savepoints[id(conn)] = depth - 1
-            else:
-                del _savepoints[id(conn)]
+            if state:
+                state.savepoints = depth - 1
         conn.execute(f"RELEASE {name}")
         return
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot start a write on the archive: {_why(exc)}") from exc
+    _begin(conn)
     try:
         yield conn
     except BaseException as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        _rollback(conn)
         if isinstance(exc, sqlite3.DatabaseError):
             raise StoreError(f"cannot write to the archive: {_why(exc)}") from exc
         raise
-    else:
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StoreError(f"cannot write to the archive: {_why(exc)}") from exc
+    _commit(conn)
 
 
 class GroupCommit:
     """Commits many short transactions together: a crawl's outcomes, one after another.
 
-    Each `item()` is a savepoint inside the open group, so it is applied whole or not at all, as
-    `transaction` alone would; the group is committed once it holds `max_items` items or has been
-    open `max_seconds` (`commit_if_due`), and by `commit`. One COMMIT, and one write of the index
-    and full-text pages the items share, per group instead of per item. A crash loses at most the
-    open group, which is consistent: its URLs are still due in the crawl frontier and are fetched
-    again. The write lock is held while a group is open, so groups stay short."""
+    Each `item()` joins the open group (opening one when none is); the group is committed once it
+    holds `max_items` items or has been open `max_seconds` (`commit_if_due`), and by `commit`. One
+    COMMIT, and one write of the index and full-text pages the items share, per group instead of
+    per item. The write lock is held while a group is open, so groups stay short.
+
+    An item is applied whole or not at all, as `transaction` alone would be, but not alone: when
+    an item fails, the open group is rolled back with it, the items before it included. That is
+    what a crash does at any moment (consistent: the group's URLs are still due in the crawl
+    frontier and are fetched again), and it keeps savepoints out of the group: each one would make
+    SQLite's full-text index write out what it holds in memory, once per article."""
 
     def __init__(
         self,
@@ -182,6 +252,7 @@ class GroupCommit:
         self.items = 0
         self.opened_at = 0.0
         self.commits = 0
+        self.dropped = 0  # groups rolled back because an item failed
 
     @property
     def open(self) -> bool:
@@ -189,16 +260,26 @@ class GroupCommit:
 
     @contextmanager
     def item(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of writes inside the group (opened here when none is)."""
-        if not self.open:
-            try:
-                self.db.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"cannot start a write on the archive: {_why(exc)}") from exc
+        """One unit of writes inside the group (opened here when none is); when it fails, the
+        open group is rolled back with it (see the class notes)."""
+        conn = self.db.conn
+        state = _state(conn)
+        if state is None:
+            state = _begin(conn)
             self.items = 0
             self.opened_at = self.clock()
-        with transaction(self.db) as conn:
+        elif state.grouped or state.savepoints:
+            raise RuntimeError("GroupCommit.item inside another item or transaction")
+        state.grouped = True
+        try:
             yield conn
+        except BaseException as exc:
+            self.rollback()
+            self.dropped += 1
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"cannot write to the archive: {_why(exc)}") from exc
+            raise
+        state.grouped = False
         self.items += 1
         if self.items >= self.max_items:
             self.commit()
@@ -212,17 +293,12 @@ class GroupCommit:
         conn = self.db.conn
         if not conn.in_transaction:
             return
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            self.rollback()
-            raise StoreError(f"cannot write to the archive: {_why(exc)}") from exc
-        self.commits += 1
         self.items = 0
+        _commit(conn)
+        self.commits += 1
 
     def rollback(self) -> None:
-        if self.db.conn.in_transaction:
-            self.db.conn.execute("ROLLBACK")
+        _rollback(self.db.conn)
         self.items = 0
 
 
@@ -417,6 +493,7 @@ def _insert_article(
     marks = ", ".join("?" for _ in fields)
     cur = conn.execute(f"INSERT INTO articles ({names}) VALUES ({marks})", tuple(fields.values()))
     article_id = int(cur.lastrowid or 0)
+    _index_article(conn, article_id, article)
     # links stored earlier that point at this URL now have their target. The unary + keeps
     # SQLite on the url index: left to itself it walks every untargeted link (the target index)
     # on each insert, which grows with the archive.
@@ -429,6 +506,7 @@ def _insert_article(
 
 
 def _update_article(conn: sqlite3.Connection, article_id: int, fields: dict[str, Any]) -> None:
+    _index_new_articles(conn)  # the update trigger replaces the article's index row: it must be there
     assigns = ", ".join(f"{name} = ?" for name in fields)
     conn.execute(f"UPDATE articles SET {assigns} WHERE id = ?", (*fields.values(), article_id))
 

@@ -225,11 +225,18 @@ CRAWL_0001_FRONTIER = """
         CREATE INDEX IF NOT EXISTS idx_fetches_crawl_run_id ON fetches(crawl_run_id);
 """
 
+# New articles are indexed by archiver.store at the end of their transaction, all together, not
+# by a trigger row by row (see store.archive._index_new_articles); updates and deletes keep theirs.
+ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT = """
+        DROP TRIGGER IF EXISTS articles_ai;
+"""
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_initial", M001_INITIAL),
     ("archive_0002_page_headers", ARCHIVE_0002_PAGE_HEADERS),
     ("crawl_0001_frontier", CRAWL_0001_FRONTIER),
     ("archive_0003_body_codec", ARCHIVE_0003_BODY_CODEC),
+    ("archive_0004_index_new_articles_at_commit", ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT),
 ]
 
 
