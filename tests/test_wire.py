@@ -80,8 +80,21 @@ class Scripted:
         return response.status, body
 
 
+def answers(raw: bytes, *, then_close: bool = False) -> Handler:
+    """A handler that answers the first request with `raw`, then closes or waits for another."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await read_request(reader)
+        writer.write(raw)
+        await writer.drain()
+        if not then_close:
+            await read_request(reader)
+
+    return handler
+
+
 def run(coroutine: Awaitable[None]) -> None:
-    asyncio.run(asyncio.wait_for(coroutine, 30))  # type: ignore[arg-type]
+    asyncio.run(asyncio.wait_for(coroutine, 30))
 
 
 def test_sequential_requests_share_one_kept_alive_connection() -> None:
@@ -125,10 +138,7 @@ def test_a_kept_alive_connection_the_server_dropped_is_replaced_without_an_error
 
 
 def test_an_answer_cut_short_is_not_sent_again() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
-        await writer.drain()
+    handler = answers(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part", then_close=True)
 
     async def go() -> None:
         connections = pool()
@@ -142,15 +152,11 @@ def test_an_answer_cut_short_is_not_sent_again() -> None:
 
 
 def test_informational_answers_are_skipped_and_chunked_bodies_joined() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await read_request(reader)
-        writer.write(
-            b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Test: yes\r\n\r\n"
-            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
-        )
-        await writer.drain()
-        await read_request(reader)
+    handler = answers(
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Test: yes\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
 
     async def go() -> None:
         connections = pool()
@@ -166,11 +172,7 @@ def test_informational_answers_are_skipped_and_chunked_bodies_joined() -> None:
 
 
 def test_a_malformed_answer_is_a_broken_response() -> None:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
-        await read_request(reader)
-        writer.write(b"SPDY/9 banana\r\n\r\n")
-        await writer.drain()
-        await read_request(reader)
+    handler = answers(b"SPDY/9 banana\r\n\r\n")
 
     async def go() -> None:
         connections = pool()
