@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Self
+from typing import Any, Self
 
 import pytest
 
@@ -47,12 +47,14 @@ def ok(body: bytes, extra: bytes = b"") -> bytes:
 
 class Scripted:
     """A server on 127.0.0.1 whose connections run `handler(reader, writer, n)`, n counting
-    connections from 1."""
+    connections from 1, and a client pool for it (`pool`, made with `pool_options`); both are
+    closed on leaving."""
 
-    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None, **pool_options: Any) -> None:
         self.handler = handler
         self.tls = tls
         self.connections = 0
+        self.pool = pool(**pool_options)
 
     async def __aenter__(self) -> Self:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -70,9 +72,10 @@ class Scripted:
 
     async def __aexit__(self, *exc: object) -> None:
         self.server.close()
+        await self.pool.aclose()
 
-    async def get(self, connections: ConnectionPool, path: bytes = b"/", host: str = "127.0.0.1", scheme: str = "http") -> tuple[int, bytes]:
-        response = await connections.request((scheme, host, self.port), path, [(b"Host", f"{host}:{self.port}".encode())])
+    async def get(self, path: bytes = b"/", host: str = "127.0.0.1", scheme: str = "http") -> tuple[int, bytes]:
+        response = await self.pool.request((scheme, host, self.port), path, [(b"Host", f"{host}:{self.port}".encode())])
         try:
             body = b"".join([chunk async for chunk in response.chunks()])
         finally:
@@ -103,12 +106,10 @@ def test_sequential_requests_share_one_kept_alive_connection() -> None:
             writer.write(ok(head.split(b" ")[1]))
 
     async def go() -> None:
-        connections = pool()
         async with Scripted(handler) as server:
-            answers = [await server.get(connections, f"/page-{i}".encode()) for i in range(5)]
+            answers = [await server.get(f"/page-{i}".encode()) for i in range(5)]
             assert answers == [(200, f"/page-{i}".encode()) for i in range(5)]
             assert server.connections == 1
-        await connections.aclose()
 
     run(go())
 
@@ -127,12 +128,10 @@ def test_a_kept_alive_connection_the_server_dropped_is_replaced_without_an_error
             served += 1
 
     async def go() -> None:
-        connections = pool()
         async with Scripted(handler) as server:
-            assert await server.get(connections) == (200, b"answer 1.0")
-            assert await server.get(connections) == (200, b"answer 2.0")
+            assert await server.get() == (200, b"answer 1.0")
+            assert await server.get() == (200, b"answer 2.0")
             assert server.connections == 2
-        await connections.aclose()
 
     run(go())
 
@@ -141,12 +140,10 @@ def test_an_answer_cut_short_is_not_sent_again() -> None:
     handler = answers(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part", then_close=True)
 
     async def go() -> None:
-        connections = pool()
         async with Scripted(handler) as server:
             with pytest.raises(BrokenResponse, match="closed the connection mid-answer"):
-                await server.get(connections)
+                await server.get()
             assert server.connections == 1
-        await connections.aclose()
 
     run(go())
 
@@ -159,14 +156,12 @@ def test_informational_answers_are_skipped_and_chunked_bodies_joined() -> None:
     )
 
     async def go() -> None:
-        connections = pool()
         async with Scripted(handler) as server:
-            response = await connections.request(("http", "127.0.0.1", server.port), b"/", [(b"Host", b"x")])
+            response = await server.pool.request(("http", "127.0.0.1", server.port), b"/", [(b"Host", b"x")])
             body = b"".join([chunk async for chunk in response.chunks()])
             await response.aclose()
             assert (response.status, body) == (200, b"hello world")
             assert (b"X-Test", b"yes") in response.headers
-        await connections.aclose()
 
     run(go())
 
@@ -175,11 +170,9 @@ def test_a_malformed_answer_is_a_broken_response() -> None:
     handler = answers(b"SPDY/9 banana\r\n\r\n")
 
     async def go() -> None:
-        connections = pool()
         async with Scripted(handler) as server:
             with pytest.raises(BrokenResponse, match="malformed response"):
-                await server.get(connections)
-        await connections.aclose()
+                await server.get()
 
     run(go())
 
@@ -190,13 +183,11 @@ def test_a_silent_server_times_out_on_read() -> None:
         await asyncio.sleep(10)
 
     async def go() -> None:
-        connections = pool(read_timeout=0.3)
-        async with Scripted(handler) as server:
+        async with Scripted(handler, read_timeout=0.3) as server:
             started = asyncio.get_running_loop().time()
             with pytest.raises(WireTimeout, match="nothing for 0.3s"):
-                await server.get(connections)
+                await server.get()
             assert asyncio.get_running_loop().time() - started < 3
-        await connections.aclose()
 
     run(go())
 
@@ -214,10 +205,9 @@ def test_reading_pauses_while_the_body_waits_unread() -> None:
             await writer.drain()
 
     async def go() -> None:
-        connections = pool()
         async with Scripted(handler) as server:
-            response = await connections.request(("http", "127.0.0.1", server.port), b"/", [(b"Host", b"x")])
-            (connection,) = connections._open
+            response = await server.pool.request(("http", "127.0.0.1", server.port), b"/", [(b"Host", b"x")])
+            (connection,) = server.pool._open
             await asyncio.sleep(0.5)  # the server would have sent it all by now, were it let
             assert connection.paused
             assert len(connection.buffer) <= HIGH_WATER + 256 * 1024
@@ -226,7 +216,6 @@ def test_reading_pauses_while_the_body_waits_unread() -> None:
                 received += len(chunk)
             await response.aclose()
             assert received == size
-        await connections.aclose()
 
     run(go())
 
@@ -236,12 +225,10 @@ def test_private_addresses_are_refused_before_dialling() -> None:
         await read_request(reader)
 
     async def go() -> None:
-        connections = pool(allow_private=False)
-        async with Scripted(handler) as server:
+        async with Scripted(handler, allow_private=False) as server:
             with pytest.raises(Refused, match="non-public address 127.0.0.1"):
-                await server.get(connections)
+                await server.get()
             assert server.connections == 0
-        await connections.aclose()
 
     run(go())
 
@@ -282,19 +269,16 @@ def test_https_is_verified_against_the_host_name(tls: tuple[ssl.SSLContext, ssl.
             writer.write(ok(b"over TLS"))
 
     async def go() -> None:
-        connections = pool(client_context)
-        async with Scripted(handler, tls=server_context) as server:
-            assert await server.get(connections, host="localhost", scheme="https") == (200, b"over TLS")
-            assert await server.get(connections, host="localhost", scheme="https") == (200, b"over TLS")
+        async with Scripted(handler, tls=server_context, ssl_context=client_context) as server:
+            assert await server.get(host="localhost", scheme="https") == (200, b"over TLS")
+            assert await server.get(host="localhost", scheme="https") == (200, b"over TLS")
             assert server.connections == 1
             # the same server under a name its certificate does not carry
             with pytest.raises(ConnectFailed, match="certificate"):
-                await server.get(connections, host="127.0.0.1", scheme="https")
-        await connections.aclose()
-        untrusting = pool()  # the system's CAs only: the throwaway CA is not among them
+                await server.get(host="127.0.0.1", scheme="https")
+        # a client with the system's CAs only: the throwaway CA is not among them
         async with Scripted(handler, tls=server_context) as server:
             with pytest.raises(ConnectFailed, match="certificate verify failed"):
-                await server.get(untrusting, host="localhost", scheme="https")
-        await untrusting.aclose()
+                await server.get(host="localhost", scheme="https")
 
     run(go())
