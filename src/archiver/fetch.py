@@ -434,11 +434,11 @@ async def _attempt(
     limit: int,
     truncate: bool,
 ) -> tuple[_Answer, bytes, list[str]]:
-    """One attempt: follow redirects by hand (each hop checked), read the body with caps."""
+    """One attempt: follow redirects by hand (each hop checked: `fetch` checked `url`), read the
+    body with caps."""
     hops: list[str] = []
     current = url
     while True:
-        check_url(current)
         try:
             response = await client.get(current, headers)
             try:
@@ -452,6 +452,7 @@ async def _attempt(
                         )
                     hops.append(current)
                     current = urljoin(current, location.strip())
+                    check_url(current)
                     continue
                 body = await _read_body(response, answer, url, limit, truncate)
                 return answer, body, hops
