@@ -36,6 +36,21 @@ def test_split_body_chunks_are_joined_in_order() -> None:
     assert body.index("First paragraph 2") < body.index("Second paragraph 0")
 
 
+def test_split_body_with_utility_class_tokens_is_joined() -> None:
+    # Class tokens from utility CSS frameworks are not valid in a CSS selector; the chunks
+    # are still found (and nothing raises) whatever punctuation the tokens hold.
+    punctuation = "".join(c for c in map(chr, range(33, 127)) if not c.isalnum())
+    classes = f'body md:mr-[25%] u-mt@s !hidden x{punctuation.replace(chr(39), "")}'
+    html = _page(
+        f"<article><div class='wrap'><div class='{classes}'>" + _paras(3, "First") + "</div>"
+        "<aside class='rail'>Advertisement</aside></div>"
+        f"<div class='wrap'><div class='{classes}'>" + _paras(6, "Second") + "</div></div>"
+        "</article>"
+    )
+    body = extract_article(html, URL).body
+    assert "First paragraph 0" in body and "Second paragraph 5" in body
+
+
 def test_split_join_keeps_appended_articles_apart() -> None:
     tree = LexborHTMLParser(
         "<main><article><h1>One</h1><div class='body'>" + _paras(4) + "</div></article>"

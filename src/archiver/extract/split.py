@@ -60,9 +60,12 @@ def split_chunks(tree: LexborHTMLParser, main: LexborNode) -> list[LexborNode]:
     main_up = _ancestors(main)
     up_ids = {n.mem_id for n in main_up}
     parent_signature = _signature(main.parent)
-    selector = main.tag + "".join("." + c.replace(":", "\\:") for c in classes)
     chunks: list[LexborNode] = []
-    for node in tree.css(selector):
+    # Walk the tree rather than build a selector from the page's own class tokens: utility
+    # classes (`md:mr-[25%]`, `u-mt@s`, `!hidden`) are not valid CSS selectors.
+    for node in tree.root.traverse() if tree.root is not None else ():
+        if node.tag != main.tag:
+            continue
         if node.mem_id == main.mem_id:
             chunks.append(node)
             continue
