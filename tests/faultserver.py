@@ -25,6 +25,8 @@ Routes (all GET):
   /empty                200 text/html with an empty body
   /latin1               an article page encoded as windows-1252, declared in the header
   /set-cookie           sets a session cookie;  /needs-cookie: 403 unless that cookie is sent
+  /slow-extract/<key>   a valid article page of 100,000 small blocks (4 MB): linear work, but
+                        seconds of it, far past a test's tiny extract_timeout (`slow_page`)
 """
 
 from __future__ import annotations
@@ -41,6 +43,16 @@ from archiver.localserver import SiteHandler
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SEED = FIXTURES / "pages" / "seed-elementor.html"
+
+
+def slow_page(blocks: int = 100_000) -> bytes:
+    """An article page that is slow to extract however good the extractor: `blocks` small
+    blocks of text after the article (seconds of work at any per-node cost)."""
+    para = "<p>" + "The council met on Tuesday to discuss the harbour works and their budget. " * 6 + "</p>"
+    cards = "".join(f'<div class="c{i % 7}"><span>note {i} of the day</span></div>' for i in range(blocks))
+    return (f"<!DOCTYPE html><html><head><title>A slow page</title></head><body><article>"
+            f"<h1>A page that is slow to extract</h1>{para * 6}</article><aside>{cards}</aside>"
+            "</body></html>").encode()
 
 
 def _bomb_gzip() -> bytes:
@@ -97,6 +109,8 @@ class FaultHandler(SiteHandler):
                 self.send_body(429, b"slow down", "text/plain", head, Retry_After=when)
             else:
                 self.seed(head)
+        elif path.startswith("/slow-extract/"):
+            self.send_body(200, self.cached("slow", slow_page), "text/html; charset=utf-8", head)
         elif path == "/set-cookie":
             self.send_body(200, b"<p>welcome</p>", "text/html", head, Set_Cookie="session=s3cret; Path=/")
         elif path == "/needs-cookie":
