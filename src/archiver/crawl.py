@@ -84,7 +84,8 @@ from archiver.robots import (
     robots_url,
 )
 from archiver.sites import SiteRules, rules_for_url
-from archiver.store import frontier
+from archiver.sections import url_shape
+from archiver.store import discovery, frontier
 from archiver.store.frontier import FrontierEntry, NewURL
 from archiver.urls import host_key, normalize_url, origin, try_normalize
 
@@ -113,6 +114,12 @@ BATCH = 50  # due URLs read from the frontier at a time, per host
 SAVE_EVERY = 100  # results between progress writes of the crawl_runs row
 COMMIT_ITEMS = 200  # outcomes committed together at most (a kill loses at most these: refetched)
 COMMIT_SECONDS = 1.0  # and the longest an outcome waits to be committed (and seen by readers)
+
+# What a fetched page of a discovered URL teaches about its URL shape (archiver.store.discovery):
+# an article of at least ARTICLE_WORDS words, or a page with fewer than NOT_ARTICLE_WORDS (or
+# none: extraction failed, not HTML) that is not one.
+ARTICLE_WORDS = 100
+NOT_ARTICLE_WORDS = 30
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another crawl holds the lock; cron can simply try again later
 
@@ -422,11 +429,20 @@ class Crawler:
         return next_revisit(published, first_seen, revisits, fetched_at, self.settings.revisit_days)
 
     def link_rules(self, entry: FrontierEntry) -> LinkRules:
+        """How a source's links are judged: its site's patterns, and (for pages) what the crawl
+        learned of the host's URL shapes."""
+        learned: tuple[tuple[str, int, int], ...] = ()
+        if entry.kind in ("section", "start"):
+            learned = tuple((shape, a, o) for shape, (a, o) in sorted(discovery.shape_counts(self.db, entry.host).items()))
         site = self.site_rules.get(entry.site or "")
         if site is None:
-            return LinkRules()
+            return LinkRules(learned=learned)
         disc = site.discovery
-        return LinkRules(disc.article_patterns, disc.exclude_patterns, site.domains)
+        return LinkRules(disc.article_patterns, disc.exclude_patterns, site.domains, learned)
+
+    def learn(self, entry: FrontierEntry, article: bool) -> None:
+        """Count what a page of this URL's shape turned out to be, for judging the host's links."""
+        discovery.count_shape(self.db, entry.host, url_shape(entry.url), article=article, now=iso(self.now()))
 
     def site_for(self, url: str, fallback: str | None) -> str | None:
         rules = rules_for_url(self.sites, url)
@@ -843,6 +859,8 @@ class Crawler:
         retry = next_retry(failure, attempts, now)
         result = FetchResult(entry.url, started_at, round(duration, 4), fetched=fetched, failure=failure)
         store.store_result(self.db, result, site=entry.site, crawl_run_id=self.run_id)
+        if entry.kind == "article" and failure.kind in ("extract", "not-html"):
+            self.learn(entry, False)  # fetched fine, and no article in it
         frontier.update(
             self.db, entry.url, state="failed", attempts=attempts, last_attempt_at=iso(now),
             last_status=failure.status, last_error=f"{failure.kind}: {failure.message}"[:2000],
@@ -894,6 +912,10 @@ class Crawler:
             crawl_run_id=self.run_id,
         )
         setattr(self.counts, outcome.outcome.replace("-", "_"), getattr(self.counts, outcome.outcome.replace("-", "_")) + 1)
+        if article.word_count >= ARTICLE_WORDS:
+            self.learn(entry, True)
+        elif article.word_count < NOT_ARTICLE_WORDS:
+            self.learn(entry, False)
         revisits = entry.revisits + (1 if entry.state != "queued" else 0)
         published = parse_date(article.published_at) or entry.published_at
         known = frontier.archived(self.db, article.key_url)
@@ -941,6 +963,13 @@ class Crawler:
         added = set(frontier.add_urls(self.db, items, iso(now), self.revisit, self.run_id))
         new_articles = sum(1 for item in items if item.kind == "article" and item.url in added)
         self.counts.discovered += new_articles
+        if found.kind == "section":
+            self.counts.links_articles += len(found.articles)
+            self.counts.links_rejected += found.rejected
+            discovery.count_links(self.db, entry.host, entry.site or store.site_of(entry.url),
+                                  articles=len(found.articles), rejected=found.rejected, now=iso(now))
+            if found.articles:
+                self.learn(entry, False)  # a page that lists articles is not one
         frontier.update(
             self.db, entry.url, state="done", attempts=0, last_attempt_at=fetched.fetched_at,
             last_status=fetched.status, last_error=None, etag=fetched.header("etag"),
@@ -949,7 +978,8 @@ class Crawler:
         )
         for note in found.notes:
             log.warning("%s: %s", entry.url, note)
-        log.info("read %s %s: %d link(s), %d new", found.kind, entry.url, len(found.articles), new_articles)
+        judged = f", {found.rejected} rejected" if found.kind == "section" else ""
+        log.info("read %s %s: %d link(s)%s, %d new", found.kind, entry.url, len(found.articles), judged, new_articles)
         self.emit("discovered", entry.url, found.kind, fetched.status,
                   f"{len(found.articles)} link(s), {new_articles} new")
 

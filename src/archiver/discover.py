@@ -18,24 +18,18 @@ import email.utils
 import gzip
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
-from selectolax.lexbor import LexborHTMLParser
 
 from archiver.errors import ExtractError, TooLarge
-from archiver.urls import is_article_url, normalize_url, same_site, try_normalize
+from archiver.sections import read_section
+from archiver.urls import try_normalize
 
 MAX_XML_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
 MAX_ENTRIES = 50_000  # URLs read from one feed or sitemap (the sitemap protocol's limit)
-MAX_SECTION_LINKS = 5_000
-
-FEED_TYPES = frozenset(
-    {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
-)
 NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
 
 
@@ -59,6 +53,7 @@ class Discovery:
     feeds: tuple[str, ...] = ()
     sitemaps: tuple[Link, ...] = ()  # child sitemaps of an index (modified_at = its lastmod)
     notes: tuple[str, ...] = ()
+    rejected: int = 0  # links of a section page to the site judged not articles
 
 
 # --- dates ---------------------------------------------------------------------------------------
@@ -111,17 +106,17 @@ def inflate(content: bytes, url: str, limit: int = MAX_XML_BYTES) -> bytes:
     return bytes(out)
 
 
-_PARSER_OPTIONS: dict[str, bool] = dict(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    recover=True,
-    remove_comments=True,
-    remove_pis=True,
-    collect_ids=False,
-)
+_PARSER_OPTIONS: dict[str, bool] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "recover": True,
+    "remove_comments": True,
+    "remove_pis": True,
+    "collect_ids": False,
+}
 _PIECE = 256 * 1024  # bytes inflated and parsed at a time
 
 
@@ -400,54 +395,22 @@ def parse_section(
     patterns: Sequence[str] = (),
     excludes: Sequence[str] = (),
     domains: Sequence[str] = (),
+    learned: Mapping[str, tuple[int, int]] | None = None,
 ) -> Discovery:
     """Article links of an HTML section page, and the feeds it names in <link rel="alternate">.
 
     A link counts when it is on the page's own host (or one of `domains`) and is an article by
-    `patterns`/`excludes` (see `archiver.urls.is_article_url`)."""
-    tree = LexborHTMLParser(content)
-    base = url
-    for node in tree.css("base[href]"):
-        base = urljoin(url, node.attributes.get("href") or "")
-        break
-    page_host = normalize_url(url)
-    allowed = tuple(domains) or (_hostname(page_host),)
-    feeds: list[str] = []
-    for node in tree.css("link[rel][href]"):
-        rels = (node.attributes.get("rel") or "").lower().split()
-        kind = (node.attributes.get("type") or "").lower().split(";")[0].strip()
-        title = (node.attributes.get("title") or "").lower()
-        href = node.attributes.get("href") or ""
-        if "alternate" not in rels or kind not in FEED_TYPES or kind == "application/feed+json":
-            continue
-        if "comment" in title or "/comments/" in href:
-            continue  # WordPress comment feeds list comments, not articles
-        target = try_normalize(href, base)
-        if target is not None:
-            feeds.append(target)
-    links: list[Link] = []
-    notes: list[str] = []
-    for node in tree.css("a[href]"):
-        target = try_normalize(node.attributes.get("href") or "", base)
-        if target is None or target == page_host or not same_site(target, allowed):
-            continue
-        if not is_article_url(target, patterns, excludes):
-            continue
-        links.append(Link(target, title=(node.text(strip=True) or None)))
-        if len(links) >= MAX_SECTION_LINKS:
-            notes.append(f"more than {MAX_SECTION_LINKS} article links; the rest were skipped")
-            break
+    `patterns`/`excludes` when given, else by what the page says of it and what the crawl
+    learned of the host's URL shapes (`learned`; see `archiver.sections`)."""
+    found = read_section(content, url, patterns=patterns, excludes=excludes, domains=domains, learned=learned)
     return Discovery(
         kind="section",
         url=url,
-        articles=tuple(_unique(links)),
-        feeds=tuple(dict.fromkeys(feeds)),
-        notes=tuple(notes),
+        articles=tuple(Link(target, title=text) for target, text in found.articles),
+        feeds=found.feeds,
+        notes=found.notes,
+        rejected=found.rejected,
     )
-
-
-def _hostname(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
 
 
 def _unique(links: Iterable[Link]) -> Iterable[Link]:
@@ -469,6 +432,7 @@ def discover(
     patterns: Sequence[str] = (),
     excludes: Sequence[str] = (),
     domains: Sequence[str] = (),
+    learned: Mapping[str, tuple[int, int]] | None = None,
 ) -> Discovery:
     """Tell a source apart by its content (feed, sitemap or section page) and read its links.
 
@@ -481,7 +445,7 @@ def discover(
             return parse_feed(content, url)  # a gzipped feed
         return parse_sitemap(content, url)
     if kind == "html":
-        return parse_section(content, url, patterns=patterns, excludes=excludes, domains=domains)
+        return parse_section(content, url, patterns=patterns, excludes=excludes, domains=domains, learned=learned)
     raise ExtractError(
         url,
         f"neither a feed, a sitemap nor an HTML page (Content-Type {content_type or 'unknown'}); "

@@ -127,11 +127,13 @@ def extract_job(fetched: Fetched) -> Article | FetchFailure:
 
 @dataclass(frozen=True)
 class LinkRules:
-    """Which links of a section page are articles (a site's patterns and domains)."""
+    """Which links of a section page are articles: a site's patterns and domains, and what the
+    crawl learned of the host's URL shapes ((shape, pages that were articles, pages that were not))."""
 
     patterns: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
+    learned: tuple[tuple[str, int, int], ...] = ()
 
 
 def discover_job(fetched: Fetched, rules: LinkRules) -> Discovery | FetchFailure:
@@ -146,6 +148,7 @@ def discover_job(fetched: Fetched, rules: LinkRules) -> Discovery | FetchFailure
             patterns=rules.patterns,
             excludes=rules.excludes,
             domains=rules.domains,
+            learned={shape: (articles, others) for shape, articles, others in rules.learned},
         )
     except ArchiverError as exc:
         return failure_of(fetched.url, exc)

@@ -248,6 +248,27 @@ CRAWL_0002_RUN_OUTCOME = """
         ALTER TABLE crawl_runs ADD COLUMN links_rejected INTEGER NOT NULL DEFAULT 0;
 """
 
+CRAWL_0003_DISCOVERY_LEARNS = """
+        -- what discovery learns per host (archiver.store.discovery): URL shapes of pages that
+        -- turned out to be articles and of those that did not, so later runs judge the host's
+        -- section-page links by what its pages were; and its section links judged and rejected
+        CREATE TABLE url_shapes (
+            host TEXT NOT NULL,
+            shape TEXT NOT NULL,              -- archiver.sections.url_shape, e.g. /news/<n>.html
+            articles INTEGER NOT NULL DEFAULT 0,
+            others INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (host, shape)
+        );
+        CREATE TABLE host_discovery (
+            host TEXT PRIMARY KEY,
+            site TEXT NOT NULL,               -- as articles.site names it
+            links_articles INTEGER NOT NULL DEFAULT 0,
+            links_rejected INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        );
+"""
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_initial", M001_INITIAL),
     ("archive_0002_page_headers", ARCHIVE_0002_PAGE_HEADERS),
@@ -255,6 +276,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("archive_0003_body_codec", ARCHIVE_0003_BODY_CODEC),
     ("archive_0004_index_new_articles_at_commit", ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT),
     ("crawl_0002_run_outcome", CRAWL_0002_RUN_OUTCOME),
+    ("crawl_0003_discovery_learns", CRAWL_0003_DISCOVERY_LEARNS),
 ]
 
 
