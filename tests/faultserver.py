@@ -25,6 +25,7 @@ Routes (all GET):
   /empty                200 text/html with an empty body
   /latin1               an article page encoded as windows-1252, declared in the header
   /set-cookie           sets a session cookie;  /needs-cookie: 403 unless that cookie is sent
+  /utf16, /utf16be      the seed page in UTF-16 (little, big endian) without a byte-order mark
   /slow-extract/<key>   a valid article page of 100,000 small blocks (4 MB): linear work, but
                         seconds of it, far past a test's tiny extract_timeout (`slow_page`)
 """
@@ -109,6 +110,10 @@ class FaultHandler(SiteHandler):
                 self.send_body(429, b"slow down", "text/plain", head, Retry_After=when)
             else:
                 self.seed(head)
+        elif path in ("/utf16", "/utf16be"):
+            text = SEED.read_text(encoding="utf-8").replace('charset="utf-8"', "")
+            body = text.encode("utf-16-le" if path == "/utf16" else "utf-16-be")  # no BOM
+            self.send_body(200, body, "text/html", head)
         elif path.startswith("/slow-extract/"):
             self.send_body(200, self.cached("slow", slow_page), "text/html; charset=utf-8", head)
         elif path == "/set-cookie":

@@ -193,3 +193,19 @@ def test_a_run_whose_hosts_cannot_be_reached_exits_1(run_cli, tmp_path):
     assert "1 host(s) unreachable" in proc.stdout
     db = tmp_path / "data" / "archive.db"
     assert rows(db, "SELECT status, unreachable, error FROM crawl_runs") == [("failed", 1, None)]
+
+
+def test_plain_logs_carry_one_timestamp_format(run_cli, tmp_path):
+    """Progress lines and the logging module's lines (a failure's warning, -v info) alike."""
+    import re
+
+    site = make_site(tmp_path / "site", 2)
+    with serve_site(site) as server:
+        server.fail = {article_path(1): 404}
+        proc = run_cli("-v", "crawl", "--allow-private", "--host-delay", "0", "--workers", "1",
+                       "--start", server.base_url + "/feed.rss", "--log-format", "plain")
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert any(" WARNING archiver.crawl: failed " in line for line in lines)  # from logging
+    assert any(line.split(" ", 1)[1].startswith("new 200 ") for line in lines)  # from the progress
+    stamped = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")
+    assert all(stamped.match(line) for line in lines), [line for line in lines if not stamped.match(line)]

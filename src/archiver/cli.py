@@ -111,8 +111,11 @@ def site_rules(sites_path: str | None) -> list[Any]:
 @click.option("-v", "--verbose", count=True, help="more log output (-vv for debug)")
 def main(verbose: int) -> None:
     """archiver: scrape news articles into a clean, searchable SQLite archive."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from archiver.logs import PlainLogFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(PlainLogFormatter())
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), handlers=[handler])
 
 
 @main.command()
