@@ -21,11 +21,16 @@ def rows(db: Path, sql: str, *args: object) -> list[tuple]:
         return conn.execute(sql, args).fetchall()
 
 
+def crawl_feed(run_cli, server, *args: str):  # type: ignore[no-untyped-def]
+    """`archiver crawl` of the test site's RSS feed, quickly (no delay, one extraction worker)."""
+    return run_cli(*args, "crawl", "--allow-private", "--host-delay", "0", "--workers", "1",
+                   "--start", server.base_url + "/feed.rss", "--log-format", "plain")
+
+
 def test_crawl_stores_articles_and_prints_one_summary_line(run_cli, tmp_path):
     site = make_site(tmp_path / "site", 4)
     with serve_site(site) as server:
-        proc = run_cli("crawl", "--allow-private", "--host-delay", "0", "--workers", "1",
-                       "--start", server.base_url + "/feed.rss", "--log-format", "plain")
+        proc = crawl_feed(run_cli, server)
     assert proc.returncode == 0, proc.stderr
     (summary,) = proc.stdout.strip().splitlines()
     assert summary.startswith("crawl run 1: discovered 4, fetched 5, new 4, changed 0")
@@ -52,8 +57,7 @@ def test_failed_fetches_exit_1_and_bad_input_exits_2(run_cli, tmp_path):
     site = make_site(tmp_path / "site", 3)
     with serve_site(site) as server:
         server.fail = {article_path(1): 404}
-        proc = run_cli("crawl", "--allow-private", "--host-delay", "0", "--workers", "1",
-                       "--start", server.base_url + "/feed.rss", "--log-format", "plain")
+        proc = crawl_feed(run_cli, server)
     assert proc.returncode == 1, proc.stderr
     assert "failed 1" in proc.stdout and "HTTP 404" in proc.stderr
     bad = run_cli("crawl", "--start", "ftp://example.com/feed")
@@ -166,8 +170,7 @@ def test_one_crawl_per_archive_whatever_path_names_it(run_cli, tmp_path):
 def test_a_crawl_leaves_no_lock_file_and_a_bogus_site_leaves_no_archive(run_cli, tmp_path):
     site = make_site(tmp_path / "site", 2)
     with serve_site(site) as server:
-        proc = run_cli("crawl", "--allow-private", "--host-delay", "0", "--workers", "1",
-                       "--start", server.base_url + "/feed.rss", "--log-format", "plain")
+        proc = crawl_feed(run_cli, server)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "data").iterdir() if not p.name.startswith("archive.db-")) == [
         "archive.db"]
@@ -202,8 +205,7 @@ def test_plain_logs_carry_one_timestamp_format(run_cli, tmp_path):
     site = make_site(tmp_path / "site", 2)
     with serve_site(site) as server:
         server.fail = {article_path(1): 404}
-        proc = run_cli("-v", "crawl", "--allow-private", "--host-delay", "0", "--workers", "1",
-                       "--start", server.base_url + "/feed.rss", "--log-format", "plain")
+        proc = crawl_feed(run_cli, server, "-v")
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert any(" WARNING archiver.crawl: failed " in line for line in lines)  # from logging
     assert any(line.split(" ", 1)[1].startswith("new 200 ") for line in lines)  # from the progress
