@@ -412,7 +412,7 @@ class Crawler:
             duration=round(time.monotonic() - self.started, 3) if self.started else 0.0,
             stop_reason=self.stop_reason,
             queued=queued,
-            error=str(self.fatal) if self.fatal is not None else None,
+            error=(str(self.fatal) or type(self.fatal).__name__) if self.fatal is not None else None,
             **{**vars(self.kept), "fetched": self.counts.fetched},
         )
 
@@ -515,7 +515,7 @@ class Crawler:
             self._commit(final=True)
             if self.fatal is not None:
                 status, self.stop_reason = "failed", "error"
-            elif self.counts.failed or self.counts.unreachable:
+            elif status == "done" and (self.counts.failed or self.counts.unreachable):
                 status = "failed"
             report = self.report(self._due_count_or_none())
             try:
