@@ -225,7 +225,7 @@ def extract_phase(total: int, hosts: int, workers: int) -> dict[str, Any]:
     import asyncio
 
     from archiver.executor import extract_job, worker_pool
-    from archiver.fetch import utc_now
+    from archiver.timestamps import utc_now
     from archiver.models import Article, Fetched
 
     pages = PageMaker(TEMPLATE.read_text(encoding="utf-8"))

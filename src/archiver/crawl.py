@@ -48,7 +48,7 @@ import sqlite_utils
 
 from archiver import store
 from archiver.config import Settings
-from archiver.discover import Discovery, parse_date
+from archiver.discover import Discovery
 from archiver.errors import (
     ArchiverError,
     ConfigError,
@@ -72,7 +72,7 @@ from archiver.executor import (
     make_executor,
     worker_pool,
 )
-from archiver.fetch import RETRY_STATUSES, Sleep, fetch, make_client, utc_now
+from archiver.fetch import RETRY_STATUSES, Sleep, fetch, make_client
 from archiver.models import Article, CrawlReport, Fetched, FetchFailure, FetchResult
 from archiver.robots import (
     ALLOW_ALL,
@@ -87,6 +87,7 @@ from archiver.sites import SiteRules, rules_for_url
 from archiver.sections import url_shape
 from archiver.store import discovery, frontier
 from archiver.store.frontier import FrontierEntry, NewURL
+from archiver.timestamps import iso, parse_date, parse_iso, utc_now
 from archiver.urls import host_key, normalize_url, origin, try_normalize
 
 log = logging.getLogger(__name__)
@@ -188,14 +189,6 @@ def plan_sources(
 
 
 # --- scheduling policy (pure) ------------------------------------------------------------------------
-
-
-def iso(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def next_revisit(

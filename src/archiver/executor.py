@@ -41,10 +41,11 @@ from typing import Any, Protocol
 from archiver.config import Settings
 from archiver.discover import Discovery
 from archiver.errors import ArchiverError, ClusterUnavailable, ConfigError, FetchError, WorkerDied
-from archiver.fetch import Client, HostClients, Sleep, fetch, make_client, utc_now
+from archiver.fetch import Client, HostClients, Sleep, fetch, make_client
 from archiver.models import Article, Fetched, FetchFailure
 from archiver.pipeline import extract_fetched, failure_of
 from archiver.sites import SiteRules
+from archiver.timestamps import utc_now
 from archiver.workers import started_pool, worker_pool
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,6 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any
@@ -34,6 +33,7 @@ from warcio.warcwriter import WARCWriter
 from archiver import __version__, store
 from archiver.errors import ConfigError
 from archiver.store import StoredPage
+from archiver.timestamps import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +58,12 @@ def parse_since(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
     try:
-        moment = datetime.fromisoformat(text.strip())
+        return iso_utc(text)
     except ValueError as exc:
         raise ConfigError(
             f"--since {text!r}: not a date; use YYYY-MM-DD or an ISO-8601 time such as "
             "2026-01-31T12:00:00Z"
         ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def check_site(db: sqlite_utils.Database, site: str | None) -> None:
@@ -133,14 +130,6 @@ def http_headers_for(page: StoredPage) -> StatusAndHeaders:
     return StatusAndHeaders(f"{fetched.status} {phrase}", headers, protocol="HTTP/1.1")
 
 
-def warc_date(at: str) -> str:
-    """A stored `*_at` time as a WARC-Date (UTC, `Z`)."""
-    moment = datetime.fromisoformat(at)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def write_warc(
     pages: Iterable[StoredPage], out: IO[bytes], *, gzip: bool = True, description: str = ""
 ) -> int:
@@ -156,7 +145,7 @@ def write_warc(
     count = 0
     for page in pages:
         fetched = page.fetched
-        warc_headers = {"WARC-Date": warc_date(fetched.fetched_at)}
+        warc_headers = {"WARC-Date": iso_utc(fetched.fetched_at)}
         if fetched.url != fetched.final_url:
             # the URL asked for, before redirects (a header replay tools ignore harmlessly)
             warc_headers["WARC-Source-URI"] = fetched.url

@@ -31,7 +31,7 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
 
@@ -53,6 +53,7 @@ from archiver.errors import (
     TransportError,
 )
 from archiver.models import Fetched, header_value
+from archiver.timestamps import utc_now
 from archiver.wire import (
     AddressPolicy,
     BrokenResponse,
@@ -71,10 +72,6 @@ ACCEPT_ENCODING = "gzip, deflate, br, zstd"
 _CHUNK = 64 * 1024
 
 Sleep = Callable[[float], Awaitable[Any]]
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def check_url(url: str) -> tuple[str, str, int]:

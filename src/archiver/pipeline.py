@@ -22,9 +22,10 @@ from archiver import store
 from archiver.config import Settings
 from archiver.errors import ArchiverError, ExtractError, FetchError, NotHTML, TooLarge, WorkerDied
 from archiver.extract import extract_article
-from archiver.fetch import Client, Sleep, fetch, make_client, utc_now
+from archiver.fetch import Client, Sleep, fetch, make_client
 from archiver.models import Article, Fetched, FetchFailure, FetchResult
 from archiver.sites import SiteRules, rules_for_url
+from archiver.timestamps import utc_now
 from archiver.workers import local_pool, started_pool
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/html", ""})

@@ -28,10 +28,10 @@ from archiver.config import Settings
 from archiver.errors import WorkerDied
 from archiver.executor import extract_job
 from archiver.export import check_site
-from archiver.fetch import utc_now
 from archiver.models import Article, Fetched, FetchFailure
 from archiver.pipeline import failure_of
 from archiver.sites import SiteRules, rules_for_url
+from archiver.timestamps import utc_now
 from archiver.workers import local_pool, started_pool
 
 log = logging.getLogger(__name__)

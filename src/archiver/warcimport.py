@@ -30,7 +30,6 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +44,7 @@ from archiver.sites import SiteRules, rules_for_url
 from archiver.store import open_archive, transaction
 from archiver.store.archive import pack_body
 from archiver.store.imports import store_imported
+from archiver.timestamps import iso_utc
 from archiver.workers import mark, started_pool, worker_pool
 
 log = logging.getLogger(__name__)
@@ -171,15 +171,6 @@ def _byte_before(fh: IO[bytes], where: int) -> bytes:
     return byte
 
 
-def _warc_date(value: str | None) -> str:
-    if not value:
-        raise ValueError("no WARC-Date")
-    when = datetime.fromisoformat(value.strip())
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _page_of(path: str, offset: int, record: Any, max_bytes: int) -> WarcPage | Skipped:
     """The page a response record holds, or why it is skipped. Reads the record's body."""
     headers = record.rec_headers
@@ -187,7 +178,7 @@ def _page_of(path: str, offset: int, record: Any, max_bytes: int) -> WarcPage | 
     if not target:
         return Skipped(path, offset, "response record without WARC-Target-URI", broken=True)
     try:
-        fetched_at = _warc_date(headers.get_header("WARC-Date"))
+        fetched_at = iso_utc(headers.get_header("WARC-Date") or "no WARC-Date")
     except ValueError as exc:
         return Skipped(path, offset, f"{target}: bad WARC-Date ({exc})", broken=True)
     http = record.http_headers
