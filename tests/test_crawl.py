@@ -246,11 +246,11 @@ def test_plan_sources_names_unknown_sites():
 
 
 def test_site_files_declare_sources():
-    from archiver.sites import Discovery, SiteRules
+    from archiver.rules import DiscoveryRules, SiteRules
 
     declared = SiteRules(
         name="gazette", path="selectors/gazette.toml", domains=("news.example",),
-        discovery=Discovery(feeds=("/feed/",), sections=("https://news.example/world/",)),
+        discovery=DiscoveryRules(feeds=("/feed/",), sections=("https://news.example/world/",)),
     )
     bare = SiteRules(name="bare", path="selectors/bare.toml", domains=("bare.example",))
     assert plan_sources([declared, bare]) == [

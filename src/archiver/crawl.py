@@ -83,12 +83,12 @@ from archiver.robots import (
     policy_from_response,
     robots_url,
 )
-from archiver.sites import SiteRules, rules_for_url
+from archiver.rules import SiteRules, rules_for_url
 from archiver.sections import url_shape
 from archiver.store import discovery, frontier
 from archiver.store.frontier import FrontierEntry, NewURL
 from archiver.timestamps import iso, parse_date, parse_iso, utc_now
-from archiver.urls import host_key, normalize_url, origin, try_normalize
+from archiver.urls import host_key, normalize_url, origin, site_of, try_normalize
 
 log = logging.getLogger(__name__)
 
@@ -959,7 +959,7 @@ class Crawler:
         if found.kind == "section":
             self.counts.links_articles += len(found.articles)
             self.counts.links_rejected += found.rejected
-            discovery.count_links(self.db, entry.host, entry.site or store.site_of(entry.url),
+            discovery.count_links(self.db, entry.host, entry.site or site_of(entry.url),
                                   articles=len(found.articles), rejected=found.rejected, now=iso(now))
             if found.articles:
                 self.learn(entry, False)  # a page that lists articles is not one

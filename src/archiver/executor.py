@@ -44,7 +44,7 @@ from archiver.errors import ArchiverError, ClusterUnavailable, ConfigError, Fetc
 from archiver.fetch import Client, HostClients, Sleep, fetch, make_client
 from archiver.models import Article, Fetched, FetchFailure
 from archiver.pipeline import extract_fetched, failure_of
-from archiver.sites import SiteRules
+from archiver.rules import SiteRules
 from archiver.timestamps import utc_now
 from archiver.workers import started_pool, worker_pool
 

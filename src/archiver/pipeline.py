@@ -10,11 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 
 import sqlite_utils
 
@@ -24,8 +22,9 @@ from archiver.errors import ArchiverError, ExtractError, FetchError, NotHTML, To
 from archiver.extract import extract_article
 from archiver.fetch import Client, Sleep, fetch, make_client
 from archiver.models import Article, Fetched, FetchFailure, FetchResult
-from archiver.sites import SiteRules, rules_for_url
+from archiver.rules import SiteRules, rules_for_url
 from archiver.timestamps import utc_now
+from archiver.urls import group_by_host
 from archiver.workers import local_pool, started_pool
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/html", ""})
@@ -155,17 +154,6 @@ def extract_file_job(fetched: Fetched) -> Article | FetchFailure:
         return extract_article(fetched.content, fetched.final_url, charset=fetched.charset, rules=rules)
     except ArchiverError as exc:
         return failure_of(fetched.url, exc)
-
-
-def group_by_host(urls: Sequence[str]) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = defaultdict(list)
-    for url in urls:
-        try:
-            host = (urlsplit(url).hostname or "").lower()
-        except ValueError:
-            host = ""
-        groups[host].append(url)
-    return groups
 
 
 def archive_urls(

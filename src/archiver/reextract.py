@@ -30,7 +30,7 @@ from archiver.executor import extract_job
 from archiver.export import check_site
 from archiver.models import Article, Fetched, FetchFailure
 from archiver.pipeline import failure_of
-from archiver.sites import SiteRules, rules_for_url
+from archiver.rules import SiteRules, rules_for_url
 from archiver.timestamps import utc_now
 from archiver.workers import local_pool, started_pool
 

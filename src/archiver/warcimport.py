@@ -40,7 +40,7 @@ from archiver.errors import ArchiverError, ConfigError, ExtractTimeout
 from archiver.executor import SiteBundle, connect, worker_sites
 from archiver.models import Article, Fetched, FetchFailure, FetchResult, PackedBody
 from archiver.pipeline import ensure_html, extract_fetched, failure_of
-from archiver.sites import SiteRules, rules_for_url
+from archiver.rules import SiteRules, rules_for_url
 from archiver.store import open_archive, transaction
 from archiver.store.archive import pack_body
 from archiver.store.imports import store_imported

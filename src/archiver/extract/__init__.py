@@ -39,7 +39,7 @@ from archiver.extract.text import absolute_url, clean_authors, is_date_text, iso
 from archiver.models import Article
 
 if TYPE_CHECKING:
-    from archiver.sites import SiteRules
+    from archiver.rules import SiteRules
 
 __all__ = ["EXTRACTOR_VERSION", "extract_article"]
 

@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from archiver.extract.patterns import (
     CHROME_PHRASE,
-    NON_ARTICLE_PATH,
     RELATED_HEADING,
     RELATED_MARKUP,
-    SHARE_HOSTS,
     SUMMARY_MARKUP,
     TITLE_MARKUP,
 )
-from archiver.extract.text import absolute_url, is_date_text, same_page, squash
+from archiver.extract.text import absolute_url, is_date_text, squash
 from archiver.models import RelatedLink
+from archiver.urls import is_related_article_url
 
 _HEADING_TAGS = "h1, h2, h3, h4, h5, h6, [role=heading], strong, b, p, span, div, legend, caption"
 _MAX_CLIMB = 6
@@ -76,29 +74,11 @@ def _inside_content(node: LexborNode) -> bool:
     return False
 
 
-def is_article_url(url: str, page_url: str) -> bool:
-    """Whether a link looks like it goes to an article (not a section, tag, author or share)."""
-    parts = urlsplit(url)
-    if SHARE_HOSTS.search(parts.netloc.lower()):
-        return False
-    path = parts.path
-    if same_page(url, page_url) or not path.strip("/"):
-        return False
-    if NON_ARTICLE_PATH.search(path):
-        return False
-    last = path.rstrip("/").rsplit("/", 1)[-1]
-    return bool(
-        re.search(r"[\w]+-[\w]+-[\w]+", last)  # a slug of three or more words
-        or re.search(r"\d{4,}", path)  # an id or a date
-        or last.endswith((".html", ".htm", ".php", ".aspx"))
-    )
-
-
 def _article_links(block: LexborNode, page_url: str) -> dict[str, list[LexborNode]]:
     links: dict[str, list[LexborNode]] = {}
     for link in block.css("a[href]"):
         url = absolute_url(page_url, link.attributes.get("href"))
-        if url is None or not is_article_url(url, page_url):
+        if url is None or not is_related_article_url(url, page_url):
             continue
         if _in_excluded_region(link, block):
             continue

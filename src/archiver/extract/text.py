@@ -8,6 +8,7 @@ from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 from archiver.extract.patterns import AUTHOR_PREFIX
+from archiver.urls import same_page  # noqa: F401 - URL rules live in archiver.urls
 
 _SPACE = re.compile(r"[\s\u00a0\u200b\u2009\u202f\ufeff]+")
 _DATEISH = re.compile(
@@ -59,14 +60,6 @@ def absolute_url(base: str, href: str | None) -> str | None:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         return None
     return resolved
-
-
-def same_page(a: str, b: str) -> bool:
-    """Whether two absolute URLs name the same page (ignoring fragment, query and a final /)."""
-    pa, pb = urlsplit(a), urlsplit(b)
-    host_a = pa.netloc.lower().removeprefix("www.")
-    host_b = pb.netloc.lower().removeprefix("www.")
-    return host_a == host_b and pa.path.rstrip("/") == pb.path.rstrip("/")
 
 
 def iso_date(value: str | None) -> str | None:

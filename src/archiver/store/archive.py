@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlite_utils
 import zstandard
@@ -32,6 +31,7 @@ from archiver.config import DEFAULT_DB
 from archiver.errors import StoreError
 from archiver.models import Article, Fetched, FetchResult, PackedBody
 from archiver.store import schema
+from archiver.urls import site_of
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -393,11 +393,6 @@ class StoreOutcome:
 
 def content_hash(article: Article) -> str:
     return hashlib.sha256(f"{article.title}\n\n{article.body}".encode()).hexdigest()
-
-
-def site_of(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return host.removeprefix("www.")
 
 
 def body_diff(old: str, new: str, old_label: str, new_label: str) -> str:
