@@ -22,11 +22,13 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from archiver import store
+from archiver.cluster import DaskExecutor
 from archiver.config import Settings
-from archiver.crawl import Source, crawl, inline_pool
-from archiver.executor import ClusterUnavailable, DaskExecutor
+from archiver.crawl import Source, crawl
+from archiver.errors import ClusterUnavailable
 from archiver.export import export_archive
 from archiver.warcimport import import_warcs
+from archiver.workers import inline_pool
 from crawlsite import make_site, serve_site
 
 START_TIMEOUT = 30.0

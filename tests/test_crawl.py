@@ -15,7 +15,6 @@ from archiver.crawl import (
     REVISIT_AFTER,
     Source,
     crawl,
-    inline_pool,
     next_retry,
     next_revisit,
     plan_sources,
@@ -24,6 +23,7 @@ from archiver.errors import ConfigError
 from archiver.models import FetchFailure
 from archiver.pipeline import archive_urls
 from archiver.store import frontier
+from archiver.workers import inline_pool
 from crawlsite import article_gets, article_html, article_path, make_site, serve_site
 
 N = 6

@@ -21,10 +21,11 @@ from warcio.warcwriter import WARCWriter
 
 from archiver import store
 from archiver.config import Settings
-from archiver.crawl import Source, crawl, parse_iso
+from archiver.crawl import Source, crawl
 from archiver.localserver import SiteServer, serve
-from archiver.models import FetchFailure, FetchResult, Fetched
+from archiver.models import Fetched, FetchFailure, FetchResult
 from archiver.reextract import reextract
+from archiver.timestamps import parse_iso
 from archiver.warcimport import import_warcs
 from faultserver import FIXTURES, SEED, FaultHandler, slow_page
 

@@ -14,9 +14,9 @@ import pytest
 
 from archiver import store
 from archiver.config import Settings
-from archiver.crawl import Source, crawl, inline_pool
+from archiver.crawl import Source, crawl
 from archiver.localserver import SiteServer, serve
-
+from archiver.workers import inline_pool
 from faultserver import FIXTURES, FaultHandler
 
 # route -> (error kind, words in the message); None: the page is archived

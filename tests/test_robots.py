@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from archiver import store
-from archiver.crawl import Source, crawl, inline_pool
+from archiver.crawl import Source, crawl
 from archiver.robots import (
     ALLOW_ALL,
     DISALLOW_ALL,
@@ -18,6 +18,7 @@ from archiver.robots import (
     policy_from_response,
 )
 from archiver.store import frontier
+from archiver.workers import inline_pool
 from crawlsite import article_gets, make_site, serve_site
 
 UA = "archiver/0.1.0 (+https://github.com/archiver-news/archiver; news archiving bot)"

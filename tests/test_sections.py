@@ -13,9 +13,10 @@ import pytest
 
 from archiver import store
 from archiver.config import Settings
-from archiver.crawl import Source, crawl, inline_pool
+from archiver.crawl import Source, crawl
 from archiver.discover import parse_section
 from archiver.sections import url_shape
+from archiver.workers import inline_pool
 from crawlsite import serve_site
 from heldout import chrome_paths, make_site, section_paths
 

@@ -224,9 +224,10 @@ def extract_phase(total: int, hosts: int, workers: int) -> dict[str, Any]:
     (`worker_pool`), at most 4 per worker in flight, no network and no database."""
     import asyncio
 
-    from archiver.executor import extract_job, worker_pool
-    from archiver.timestamps import utc_now
+    from archiver.jobs import extract_job
     from archiver.models import Article, Fetched
+    from archiver.timestamps import utc_now
+    from archiver.workers import worker_pool
 
     pages = PageMaker(TEMPLATE.read_text(encoding="utf-8"))
 

@@ -48,7 +48,6 @@ import sqlite_utils
 
 from archiver import store
 from archiver.config import Settings
-from archiver.discover import Discovery
 from archiver.errors import (
     ArchiverError,
     ConfigError,
@@ -58,22 +57,10 @@ from archiver.errors import (
     HTTPStatusError,
     StoreError,
 )
-from archiver.executor import (
-    Executor,
-    HostGate,
-    ItemOutcome,
-    LinkRules,
-    WorkItem,
-    WorkUnit,
-    discover_job,
-    extract_job,
-    init_worker,
-    inline_pool,
-    make_executor,
-    worker_pool,
-)
+from archiver.executor import Executor, make_executor
 from archiver.fetch import RETRY_STATUSES, Sleep, fetch, make_client
-from archiver.models import Article, CrawlReport, Fetched, FetchFailure, FetchResult
+from archiver.jobs import LinkRules, WorkItem
+from archiver.models import Article, CrawlReport, Discovery, Fetched, FetchFailure, FetchResult
 from archiver.robots import (
     ALLOW_ALL,
     CACHE_SECONDS,
@@ -88,7 +75,9 @@ from archiver.sections import url_shape
 from archiver.store import discovery, frontier
 from archiver.store.frontier import FrontierEntry, NewURL
 from archiver.timestamps import iso, parse_date, parse_iso, utc_now
+from archiver.units import HostGate, WorkUnit
 from archiver.urls import host_key, normalize_url, origin, site_of, try_normalize
+from archiver.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -820,22 +809,25 @@ class Crawler:
 
     # -- results (this process: the only writer)
 
-    def _apply(self, entry: FrontierEntry, outcome: ItemOutcome) -> None:
-        answer, started_at, duration = outcome.answer, outcome.started_at, outcome.duration
+    def _apply(self, entry: FrontierEntry, outcome: FetchResult) -> None:
+        answer, started_at, duration = outcome.fetched, outcome.started_at, outcome.duration
         try:
             # each outcome's writes (archive rows and frontier state) are applied together or
             # not at all: a kill between them cannot leave an article stored but its URL queued
             with self.commits.item():
-                if isinstance(answer, FetchFailure):
-                    self._failed(entry, answer, None, started_at, duration)
+                if answer is None:
+                    assert outcome.failure is not None, outcome
+                    self._failed(entry, outcome.failure, None, started_at, duration)
                 elif answer.status == 304:
                     self._not_modified(entry, answer, started_at, duration)
                 elif entry.kind == "article":
-                    assert isinstance(outcome.result, (Article, FetchFailure)), outcome.result
-                    self._stored(entry, answer, outcome.result, started_at, duration)
+                    made = outcome.article or outcome.failure
+                    assert made is not None, outcome
+                    self._stored(entry, answer, made, started_at, duration)
                 else:
-                    assert isinstance(outcome.result, (Discovery, FetchFailure)), outcome.result
-                    self._discovered(entry, answer, outcome.result, started_at, duration)
+                    found = outcome.discovery or outcome.failure
+                    assert found is not None, outcome
+                    self._discovered(entry, answer, found, started_at, duration)
         except (ArchiverError, OSError) as exc:
             self._fail(exc, f"{entry.url}: ")
         except Exception as exc:  # a bug: stop the run and report it; the frontier keeps the URL due
@@ -1044,15 +1036,10 @@ __all__ = [
     "CrawlEvent",
     "CrawlLocked",
     "Crawler",
-    "HostGate",
     "LinkRules",
     "Source",
     "crawl",
     "crawl_lock",
-    "discover_job",
-    "extract_job",
-    "init_worker",
-    "inline_pool",
     "next_retry",
     "next_revisit",
     "plan_sources",

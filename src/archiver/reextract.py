@@ -26,10 +26,9 @@ import sqlite_utils
 from archiver import store
 from archiver.config import Settings
 from archiver.errors import WorkerDied
-from archiver.executor import extract_job
 from archiver.export import check_site
+from archiver.jobs import extract_job, failure_of
 from archiver.models import Article, Fetched, FetchFailure
-from archiver.pipeline import failure_of
 from archiver.rules import SiteRules, rules_for_url
 from archiver.timestamps import utc_now
 from archiver.workers import local_pool, started_pool

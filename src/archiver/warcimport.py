@@ -10,7 +10,7 @@ so memory does not grow with the file. A response record of an HTML page (HTTP 2
   that does not match, no target URI or date). Reading carries on at the next record boundary
   found after it (the next gzip member, or the next `WARC/1.x` line).
 
-Each page is extracted with the crawl's extractor (`pipeline.extract_fetched`) and stored by
+Each page is extracted with the crawl's extractor (`archiver.jobs.extract_page`) and stored by
 this process alone (`store.imports.store_imported`): a page whose (URL, body sha256, date) is
 already stored is skipped, so importing a file again adds nothing. The same URL with a new body
 later in the input becomes a new version of its article.
@@ -35,11 +35,11 @@ from typing import IO, Any
 
 import sqlite_utils
 
+from archiver.cluster import SiteBundle, connect
 from archiver.config import Settings
 from archiver.errors import ArchiverError, ConfigError, ExtractTimeout
-from archiver.executor import SiteBundle, connect, worker_sites
+from archiver.jobs import ensure_html, extract_page, worker_sites
 from archiver.models import Article, Fetched, FetchFailure, FetchResult, PackedBody
-from archiver.pipeline import ensure_html, extract_fetched, failure_of
 from archiver.rules import SiteRules, rules_for_url
 from archiver.store import open_archive, transaction
 from archiver.store.archive import pack_body
@@ -303,11 +303,7 @@ def import_range(
             out.append(item)
             continue
         mark(item.offset)  # the per-page extraction deadline counts from here, and names this record
-        try:
-            result: Article | FetchFailure = extract_fetched(item.fetched, rules)
-        except ArchiverError as exc:
-            result = failure_of(item.fetched.url, exc)
-        out.append(_packed(item, result))
+        out.append(_packed(item, extract_page(item.fetched, rules)))
     return RangeResult(tuple(out))
 
 
@@ -500,7 +496,7 @@ async def _extract_range(pool: Any, path: str, start: int, end: int | None, max_
 def _import_on_cluster(db: sqlite_utils.Database, files: Sequence[Path], report: ImportReport,
                        sites: Sequence[SiteRules], client: Any, address: str, max_bytes: int) -> None:
     """One task per file range on the cluster; results stored in input order as they arrive."""
-    from archiver.executor import import_distributed
+    from archiver.cluster import import_distributed
 
     distributed = import_distributed()
     bundle = SiteBundle(tuple(sites))  # sent with each task: a lost worker loses no dependency
