@@ -120,7 +120,7 @@ def test_datasette_reads_while_a_crawl_writes(tmp_path: Path) -> None:
     env = {**os.environ, "ARCHIVER_BACKOFF_BASE": "0.01"}
     port = free_port()
     with serve_site(site) as server:
-        store.open_archive(db).conn.close()  # the archive exists before Datasette opens it
+        store.Archive(db).conn.close()  # the archive exists before Datasette opens it
         serve = subprocess.Popen([sys.executable, "-m", "archiver", "serve", "--db", str(db),
                                   "--port", str(port)], cwd=tmp_path, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -40,7 +40,7 @@ def fast(settings: Settings) -> Settings:
 
 
 def db_at(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return store.open_archive(tmp_path / "archive.db")
+    return store.Archive(tmp_path / "archive.db")
 
 
 def run(db, server, sources, settings, **kw):  # type: ignore[no-untyped-def]
@@ -274,7 +274,7 @@ def test_storing_a_big_sitemaps_links_grows_linearly(tmp_path, fast):
         rows = "".join(f"<url><loc>%ORIGIN%/news/{i}-a-story-about-the-harbour-works/</loc></url>" for i in range(n))
         (root / "big.xml").write_text(
             f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{rows}</urlset>')
-        db = store.open_archive(tmp_path / f"a{n}.db")
+        db = store.Archive(tmp_path / f"a{n}.db")
         with serve_site(root) as server:
             started = time.monotonic()
             report = run(db, server, ["/big.xml"], replace(fast, max_pages=1))

@@ -145,7 +145,7 @@ def fetch_rows(db) -> dict[str, tuple]:  # type: ignore[no-untyped-def]
 
 def test_each_fault_is_recorded_and_the_crawl_goes_on(tmp_path: Path, fast: Settings) -> None:
     FaultHandler.warm()
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     with hostile() as server:
         tracemalloc.start()
         report = crawl(db, [Source(server.base_url + "/hostile.rss", "start")], fast, pool=inline_pool)
@@ -193,7 +193,7 @@ def test_each_fault_is_recorded_and_the_crawl_goes_on(tmp_path: Path, fast: Sett
     ],
 )
 def test_robots_answers(tmp_path: Path, fast: Settings, robots: str, archived: bool, blocked_fetched: bool) -> None:
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     with hostile(robots) as server:
         tracemalloc.start()
         report = crawl(db, [Source(server.base_url + "/good.rss", "start")], fast, pool=inline_pool)
@@ -218,7 +218,7 @@ def test_robots_answers(tmp_path: Path, fast: Settings, robots: str, archived: b
     ],
 )
 def test_broken_feeds_fail_clearly(tmp_path: Path, fast: Settings, source: str, kind: str) -> None:
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     with hostile() as server:
         report = crawl(db, [Source(server.base_url + source, "start"),
                             Source(server.base_url + "/good.rss", "start")], fast, pool=inline_pool)
@@ -232,7 +232,7 @@ def test_broken_feeds_fail_clearly(tmp_path: Path, fast: Settings, source: str, 
 
 
 def test_a_half_downloaded_feed_gives_what_it_has_with_a_warning(tmp_path: Path, fast: Settings, caplog) -> None:
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     with hostile() as server:
         report = crawl(db, [Source(server.base_url + "/feeds/half.rss", "start")], fast, pool=inline_pool)
     assert db.execute("SELECT title FROM articles").fetchall() == [
@@ -242,7 +242,7 @@ def test_a_half_downloaded_feed_gives_what_it_has_with_a_warning(tmp_path: Path,
 
 
 def test_entity_attacks_expand_nothing_and_read_no_files(tmp_path: Path, fast: Settings) -> None:
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     with hostile() as server:
         tracemalloc.start()
         crawl(db, [Source(server.base_url + "/feeds/laughs.rss", "start"),
@@ -257,7 +257,7 @@ def test_entity_attacks_expand_nothing_and_read_no_files(tmp_path: Path, fast: S
 
 
 def test_sitemap_index_pointing_at_itself_ends(tmp_path: Path, fast: Settings) -> None:
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     with hostile() as server:
         report = crawl(db, [Source(server.base_url + "/sitemaps/self.xml", "start")], fast, pool=inline_pool)
         reads = [p for p in server.log.paths() if p == "/sitemaps/self.xml"]
@@ -279,7 +279,7 @@ def test_a_crawl_that_fills_the_disk_is_failed_with_the_reason_and_counts_what_i
     for i in range(40):  # each page ~100 KB of words nothing compresses: the 2 MiB disk fills
         extra = "<p>" + " ".join(f"w{rng.getrandbits(48):x}" for _ in range(7000)) + "</p>"
         (site / article_path(i).strip("/") / "index.html").write_text(article_html(i, extra))
-    db = store.open_archive(tiny_disk / "archive.db")
+    db = store.Archive(tiny_disk / "archive.db")
     with serve_site(site) as server:
         with _pytest.raises(CrawlFailed, match="full") as info:
             crawl(db, [Source(server.base_url + "/sitemap_index.xml", "start")],

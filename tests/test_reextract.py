@@ -19,7 +19,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 
 @pytest.fixture()
 def archive(tmp_path, server, settings):  # type: ignore[no-untyped-def]
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     urls = [f"{server.base_url}/pages/{name}.html" for name in ("seed-plain", "other-plain")]
     urls.append(f"{server.base_url}/pdf")  # a stored page that is not HTML
     results = archive_urls(db, urls, settings)
@@ -83,7 +83,7 @@ def test_metadata_only_changes_update_in_place(archive, monkeypatch):
 
 
 def test_a_page_that_failed_extraction_becomes_an_article(tmp_path, server, settings, monkeypatch):
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     url = f"{server.base_url}/pages/other-plain.html"
 
     def broken(fetched, sites=(), saved=False):  # type: ignore[no-untyped-def]

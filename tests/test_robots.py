@@ -72,7 +72,7 @@ def test_only_the_first_500_kib_is_read():
 
 def crawl_site(tmp_path: Path, settings, robots: str = "", status: int = 200, **kw):  # type: ignore[no-untyped-def]
     root = make_site(tmp_path / "site", 4, robots=robots or "User-agent: *\nDisallow: /private/\n")
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     with serve_site(root) as server:
         server.robots_status = status
         report = crawl(db, [Source(server.base_url + "/section/", "start")],
@@ -108,7 +108,7 @@ def test_robots_503_disallows_the_host_for_this_run(tmp_path, settings):
 
 def test_robots_is_cached_between_runs(tmp_path, settings):
     root = make_site(tmp_path / "site", 2)
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     fast = replace(settings, host_delay=0.0)
     with serve_site(root) as server:
         for _ in range(2):

@@ -256,7 +256,7 @@ def test_a_crawl_whose_extraction_worker_is_killed_carries_on_and_retries_that_p
 
     with serve_site(site) as server:
         sources = [Source(server.base_url + "/feed.rss", "start")]
-        db = store.open_archive(tmp_path / "archive.db")
+        db = store.Archive(tmp_path / "archive.db")
         killer = threading.Thread(target=kill_a_worker)
         killer.start()
         report = crawl(db, sources, slow)

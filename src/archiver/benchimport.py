@@ -86,7 +86,7 @@ def import_phase(warc: str, db_path: str, workers: int) -> dict[str, Any]:
     from archiver import store
     from archiver.warcimport import import_warcs
 
-    db = store.open_archive(db_path)
+    db = store.Archive(db_path)
     report = import_warcs(db, [warc], workers=workers)
     db.conn.close()
     return report.to_record()

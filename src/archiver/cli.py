@@ -144,7 +144,7 @@ def fetch(
         config_path, allow_private=allow_private, user_agent=user_agent, retries=retries, deadline=deadline
     )
     sites = site_rules(sites_path)
-    db = store.open_archive(db_path)
+    db = store.Archive(db_path)
     failed = print_results(archive_urls(db, urls, settings, sites=sites), as_json)
     if failed:
         click.echo(f"{failed} of {len(set(urls))} URL(s) failed", err=True)
@@ -373,7 +373,7 @@ def export(db_path: str, fmt: str, site: str | None, since: str | None, output: 
     from archiver import store
     from archiver.export import export_archive
 
-    count = export_archive(store.open_archive(db_path, create=False), fmt, output, site=site, since=since)
+    count = export_archive(store.Archive(db_path, create=False), fmt, output, site=site, since=since)
     noun = "page" if fmt == "warc" else "article"
     click.echo(f"exported {count} {noun}(s) as {fmt}" + (f" to {output}" if output else ""), err=True)
 
@@ -387,7 +387,7 @@ def reextract(db_path: str, site: str | None) -> None:
     from archiver import store
     from archiver.reextract import reextract as run_reextract
     settings = settings_from(None)
-    report = run_reextract(store.open_archive(db_path, create=False), site_rules(None), site=site,
+    report = run_reextract(store.Archive(db_path, create=False), site_rules(None), site=site,
                            workers=settings.extract_workers, extract_timeout=settings.extract_timeout)
     details = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.outcomes.items()))
     click.echo(f"{report.changed} of {report.examined} page(s) changed" + (f" ({details})" if details else ""))
@@ -405,7 +405,7 @@ def stats(db_path: str, days: int, as_json: bool) -> None:
     from archiver import store
     from archiver.stats import format_stats
 
-    numbers = store.archive_stats(store.open_archive(db_path, create=False), days=days)
+    numbers = store.Archive(db_path, create=False).stats(days=days)
     click.echo(json.dumps(numbers, indent=2) if as_json else format_stats(numbers))
 
 

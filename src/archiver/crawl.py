@@ -15,7 +15,7 @@ One crawl run, as `archiver crawl` and `archiver demo` run it:
    bounded so memory stays flat; with `--cluster` a Dask worker runs the whole unit. Either way
    the outcomes come back as plain records and this process alone writes SQLite.
 4. Discovered URLs join the frontier (deduplicated against it and the archive); articles are
-   stored (`archiver.store.store_result`: new, changed -> a new version, unchanged); the frontier
+   stored (`Archive.store_result`: new, changed -> a new version, unchanged); the frontier
    row records the outcome and when the URL is next due: retries for transient failures
    (`RETRY_AFTER`), revisits of recent articles on a decaying schedule (`REVISIT_AFTER`).
 
@@ -43,8 +43,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
-
-import sqlite_utils
 
 from archiver import store
 from archiver.config import Settings
@@ -326,7 +324,7 @@ class Crawler:
 
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        db: store.Archive,
         sources: Sequence[Source],
         settings: Settings,
         *,
@@ -778,7 +776,7 @@ class Crawler:
             url = robots_url(home)
             failure = FetchFailure(url, "robots", f"robots.txt unavailable ({reason}); "
                                    "the host is skipped for this run, as RFC 9309 asks", status)
-            store.store_result(self.db, FetchResult(url, iso(now), 0.0, failure=failure),
+            self.db.store_result(FetchResult(url, iso(now), 0.0, failure=failure),
                                crawl_run_id=self.run_id)
         if policy.cacheable and status is not None:
             frontier.cache_robots(
@@ -843,7 +841,7 @@ class Crawler:
         attempts = entry.attempts + 1
         retry = next_retry(failure, attempts, now)
         result = FetchResult(entry.url, started_at, round(duration, 4), fetched=fetched, failure=failure)
-        store.store_result(self.db, result, site=entry.site, crawl_run_id=self.run_id)
+        self.db.store_result(result, site=entry.site, crawl_run_id=self.run_id)
         if entry.kind == "article" and failure.kind in ("extract", "not-html"):
             self.learn(entry, False)  # fetched fine, and no article in it
         frontier.update(
@@ -862,7 +860,7 @@ class Crawler:
                                       last_status=304, last_error=None, crawl_run_id=self.run_id)
         if entry.kind == "article":
             result = FetchResult(entry.url, started_at, round(duration, 4), fetched=fetched)
-            store.store_result(self.db, result, site=entry.site, crawl_run_id=self.run_id)
+            self.db.store_result(result, site=entry.site, crawl_run_id=self.run_id)
             known = frontier.archived(self.db, entry.url)
             revisits = entry.revisits + (1 if entry.state != "queued" else 0)
             values.update(
@@ -890,8 +888,7 @@ class Crawler:
             self._failed(entry, result, fetched, started_at, duration)
             return
         article = result
-        outcome = store.store_result(
-            self.db,
+        outcome = self.db.store_result(
             FetchResult(entry.url, started_at, round(duration, 4), fetched=fetched, article=article),
             site=entry.site,
             crawl_run_id=self.run_id,
@@ -973,7 +970,7 @@ class Crawler:
 
 
 def crawl(
-    db: sqlite_utils.Database,
+    db: store.Archive,
     sources: Sequence[Source],
     settings: Settings,
     *,
@@ -1018,7 +1015,7 @@ def run_crawl(
             if executor.remote:
                 await executor.start(sites, settings)
             with crawl_lock(db_path):
-                db = store.open_archive(db_path)
+                db = store.Archive(db_path)
                 try:
                     crawler = Crawler(db, sources, settings, sites=sites, command=command,
                                       progress=progress, executor=executor)

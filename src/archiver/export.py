@@ -26,7 +26,6 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any
 
-import sqlite_utils
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -66,11 +65,11 @@ def parse_since(text: str | None) -> str | None:
         ) from exc
 
 
-def check_site(db: sqlite_utils.Database, site: str | None) -> None:
+def check_site(db: store.Archive, site: str | None) -> None:
     """Raise ConfigError naming the known sites when `site` has no articles in the archive."""
     if site is None:
         return
-    names = store.site_names(db)
+    names = db.site_names()
     if site not in names:
         known = ", ".join(names) if names else "none yet"
         raise ConfigError(f"--site {site!r}: no articles of that site in the archive (sites: {known})")
@@ -185,7 +184,7 @@ def output_file(path: Path | None, binary: bool) -> Iterator[IO[Any]]:
 
 
 def export_archive(
-    db: sqlite_utils.Database,
+    db: store.Archive,
     fmt: str,
     path: str | Path | None = None,
     *,
@@ -207,13 +206,13 @@ def export_archive(
         selection = ", ".join(f"{k}={v}" for k, v in (("site", site), ("since", since)) if v)
         with output_file(target, binary=True) as out:
             count = write_warc(
-                store.iter_pages(db, site=site, since=since),
+                db.iter_pages(site=site, since=since),
                 out,
                 gzip=gzip,
                 description="archiver export of stored pages" + (f" ({selection})" if selection else ""),
             )
     else:
-        records = store.iter_article_records(db, site=site, since=since)
+        records = db.iter_article_records(site=site, since=since)
         with output_file(target, binary=False) as out:
             count = write_jsonl(records, out) if fmt == "jsonl" else write_csv(records, out)
     log.info("exported %d record(s) as %s to %s", count, fmt, target or "stdout")

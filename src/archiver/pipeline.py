@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, BinaryIO
 
-import sqlite_utils
-
 from archiver import store
 from archiver.config import Settings
 from archiver.errors import ArchiverError, ExtractError, TooLarge, WorkerDied
@@ -109,7 +107,7 @@ def extract_file(stream: BinaryIO, url: str, settings: Settings, *, charset: str
 
 
 def archive_urls(
-    db: sqlite_utils.Database,
+    db: store.Archive,
     urls: Sequence[str],
     settings: Settings,
     *,
@@ -138,7 +136,7 @@ def archive_urls(
                                                          pool=extraction)
                         # stored as soon as it is done, so an interrupted run keeps what it finished
                         rules = rules_for_url(sites, url)
-                        outcome = store.store_result(db, result, site=rules.name if rules else None)
+                        outcome = db.store_result(result, site=rules.name if rules else None)
                         done[url] = (result, outcome)
 
                 await asyncio.gather(*(host_worker(g) for g in groups.values()))

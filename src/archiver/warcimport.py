@@ -11,7 +11,7 @@ so memory does not grow with the file. A response record of an HTML page (HTTP 2
   found after it (the next gzip member, or the next `WARC/1.x` line).
 
 Each page is extracted with the crawl's extractor (`archiver.jobs.extract_page`) and stored by
-this process alone (`store.imports.store_imported`): a page whose (URL, body sha256, date) is
+this process alone (`Archive.store_imported`): a page whose (URL, body sha256, date) is
 already stored is skipped, so importing a file again adds nothing. The same URL with a new body
 later in the input becomes a new version of its article.
 
@@ -33,17 +33,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-import sqlite_utils
-
 from archiver.cluster import SiteBundle, connect
 from archiver.config import Settings
 from archiver.errors import ArchiverError, ConfigError, ExtractTimeout
 from archiver.jobs import ensure_html, extract_page, worker_sites
 from archiver.models import Article, Fetched, FetchFailure, FetchResult, PackedBody
 from archiver.rules import SiteRules, rules_for_url
-from archiver.store import open_archive, transaction
-from archiver.store.archive import pack_body
-from archiver.store.imports import store_imported
+from archiver.store import Archive, pack_body
 from archiver.timestamps import iso_utc
 from archiver.workers import mark, started_pool, worker_pool
 
@@ -372,12 +368,11 @@ def _skip_kind(reason: str) -> str:
     return reason
 
 
-def _store(db: sqlite_utils.Database, report: ImportReport, page: WarcPage,
+def _store(db: Archive, report: ImportReport, page: WarcPage,
            result: Article | FetchFailure, sites: Sequence[SiteRules]) -> None:
     fetched = page.fetched
     rules = rules_for_url(list(sites), fetched.final_url)
-    stored = store_imported(
-        db,
+    stored = db.store_imported(
         FetchResult(fetched.url, fetched.fetched_at, 0.0, fetched=fetched,
                     article=result if isinstance(result, Article) else None,
                     failure=result if isinstance(result, FetchFailure) else None,
@@ -397,7 +392,7 @@ def _store(db: sqlite_utils.Database, report: ImportReport, page: WarcPage,
 
 
 def import_warcs(
-    db: sqlite_utils.Database | str | Path,
+    db: Archive | str | Path,
     inputs: Sequence[str | Path],
     *,
     sites: Sequence[SiteRules] = (),
@@ -419,7 +414,7 @@ def import_warcs(
     started = time.monotonic()
     client = connect(cluster, connect_timeout) if cluster else None
     try:
-        archive = open_archive(db) if isinstance(db, (str, Path)) else db
+        archive = Archive(db) if isinstance(db, (str, Path)) else db
         try:
             if client is not None:
                 _import_on_cluster(archive, files, report, sites, client, cluster, max_bytes)
@@ -436,11 +431,11 @@ def import_warcs(
     return report
 
 
-def _store_range(db: sqlite_utils.Database, report: ImportReport, result: RangeResult,
+def _store_range(db: Archive, report: ImportReport, result: RangeResult,
                  sites: Sequence[SiteRules]) -> None:
     """Store one range's pages, in record order, as one commit (a kill loses at most this range,
     which the next import of the file stores)."""
-    with transaction(db):
+    with db.transaction():
         for item in result.records:
             if isinstance(item, Skipped):
                 _count_skip(report, item)
@@ -449,7 +444,7 @@ def _store_range(db: sqlite_utils.Database, report: ImportReport, result: RangeR
                 _store(db, report, item[0], item[1], sites)
 
 
-async def _import_here(db: sqlite_utils.Database, files: Sequence[Path], report: ImportReport,
+async def _import_here(db: Archive, files: Sequence[Path], report: ImportReport,
                        sites: Sequence[SiteRules], workers: int, max_bytes: int,
                        pool_factory: Callable[[Sequence[SiteRules], int], Any],
                        timeout: float | None) -> None:
@@ -493,7 +488,7 @@ async def _extract_range(pool: Any, path: str, start: int, end: int | None, max_
     return RangeResult(before.records + tuple(slow) + after.records)
 
 
-def _import_on_cluster(db: sqlite_utils.Database, files: Sequence[Path], report: ImportReport,
+def _import_on_cluster(db: Archive, files: Sequence[Path], report: ImportReport,
                        sites: Sequence[SiteRules], client: Any, address: str, max_bytes: int) -> None:
     """One task per file range on the cluster; results stored in input order as they arrive."""
     from archiver.cluster import import_distributed
