@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -86,6 +86,22 @@ async def fetch_item(
     return started_at, time.monotonic() - t0, answer
 
 
+def units_of(
+    host: str, items: Sequence[WorkItem], size: int, settings: Settings, delay: float = 0.0,
+    concurrency: int = 1, time_left: Callable[[], float | None] = lambda: None,
+) -> Iterator[WorkUnit]:
+    """A host's prepared URLs as units: sources and articles apart, in crawl order, at most
+    `size` each; each unit's time left is asked for as it is made (after the one before ran)."""
+    run: list[WorkItem] = []
+    for item in items:
+        if run and (len(run) >= size or run[-1].is_source != item.is_source):
+            yield WorkUnit(host, tuple(run), settings, delay, concurrency, time_left())
+            run = []
+        run.append(item)
+    if run:
+        yield WorkUnit(host, tuple(run), settings, delay, concurrency, time_left())
+
+
 def result_of(
     item: WorkItem, started_at: str, duration: float, answer: Fetched | FetchFailure,
     made: Article | Discovery | FetchFailure | None = None,
@@ -103,4 +119,4 @@ def result_of(
     )
 
 
-__all__ = ["HostGate", "WorkItem", "WorkUnit", "fetch_item", "result_of"]
+__all__ = ["HostGate", "WorkItem", "WorkUnit", "fetch_item", "result_of", "units_of"]
