@@ -21,6 +21,8 @@ from archiver import store
 from archiver.localserver import serve
 from archiver.pipeline import archive_urls
 
+pytestmark = pytest.mark.slow
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

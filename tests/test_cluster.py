@@ -29,7 +29,9 @@ from archiver.errors import ClusterUnavailable
 from archiver.export import export_archive
 from archiver.warcimport import import_warcs
 from archiver.workers import inline_pool
-from crawlsite import make_site, serve_site
+from support.crawlsite import make_site, serve_site
+
+pytestmark = pytest.mark.slow
 
 START_TIMEOUT = 30.0
 

@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 
 from archiver import store
-from crawlsite import article_gets, article_path, make_site, serve_site
-from procs import alive
+from support.crawlsite import article_gets, article_path, make_site, serve_site
+from support.procs import alive
+
+pytestmark = pytest.mark.slow
 
 N = 24
 

@@ -24,7 +24,7 @@ from archiver.models import FetchFailure
 from archiver.pipeline import archive_urls
 from archiver.store import frontier
 from archiver.workers import inline_pool
-from crawlsite import article_gets, article_html, article_path, make_site, serve_site
+from support.crawlsite import article_gets, article_html, article_path, make_site, serve_site
 
 N = 6
 

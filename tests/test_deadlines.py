@@ -27,7 +27,7 @@ from archiver.models import Fetched, FetchFailure, FetchResult
 from archiver.reextract import reextract
 from archiver.timestamps import parse_iso
 from archiver.warcimport import import_warcs
-from faultserver import FIXTURES, SEED, FaultHandler, slow_page
+from support.faultserver import FIXTURES, SEED, FaultHandler, slow_page
 
 TIMEOUT = 2.0  # seconds; a normal page takes a tenth of that, the slow page several seconds
 NORMAL = ("/pages/seed-plain.html", "/pages/other-plain.html", "/pages/seed-elementor.html",

@@ -9,7 +9,7 @@ from dataclasses import replace
 from archiver.demo import run as demo
 from archiver.demo.run import COURIER, LEVANT, run_demo
 from archiver.workers import inline_pool
-from faultserver import FIXTURES
+from support.faultserver import FIXTURES
 
 SEED = "2025/07/taliban-foreign-minister-tehran-visit-iran-terrorist-alliances"
 

@@ -17,7 +17,7 @@ from archiver.discover import (
     sniff,
 )
 from archiver.errors import ExtractError, TooLarge
-from crawlsite import article_path, atom, index, news_sitemap, rdf, rss2, urlset
+from support.crawlsite import article_path, atom, index, news_sitemap, rdf, rss2, urlset
 
 BASE = "https://news.example"
 

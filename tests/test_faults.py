@@ -13,7 +13,7 @@ from archiver import store
 from archiver.fetch import make_client
 from archiver.pipeline import fetch_and_extract
 
-from faultserver import FaultHandler
+from support.faultserver import FaultHandler
 
 
 def run(url, settings, sleeps):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from archiver.config import Settings
 from archiver.crawl import Source, crawl
 from archiver.localserver import SiteServer, serve
 from archiver.workers import inline_pool
-from faultserver import FIXTURES, FaultHandler
+from support.faultserver import FIXTURES, FaultHandler
 
 # route -> (error kind, words in the message); None: the page is archived
 ARTICLE_FAULTS: dict[str, tuple[str, str] | None] = {
@@ -274,7 +274,7 @@ def test_a_crawl_that_fills_the_disk_is_failed_with_the_reason_and_counts_what_i
     import pytest as _pytest
 
     from archiver.errors import CrawlFailed
-    from crawlsite import article_html, article_path, make_site, serve_site
+    from support.crawlsite import article_html, article_path, make_site, serve_site
 
     site = make_site(tmp_path / "site", 40)
     rng = random.Random(3)

@@ -19,7 +19,7 @@ from archiver.errors import (
 )
 from archiver.fetch import fetch, fetch_sync, make_client, parse_retry_after
 from archiver.wire import is_public_address
-from faultserver import SEED
+from support.faultserver import SEED
 
 
 def get(url: str, settings: Settings, sleeps=None):  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from archiver.errors import ConfigError
 from archiver.export import export_archive
 from archiver.warcimport import Skipped, WarcPage, file_ranges, import_warcs, read_warc, warc_files
 from archiver.workers import inline_pool
-from crawlsite import article_html, article_path, make_site, serve_site
+from support.crawlsite import article_html, article_path, make_site, serve_site
 
 N = 8
 

@@ -19,7 +19,7 @@ from archiver.robots import (
 )
 from archiver.store import frontier
 from archiver.workers import inline_pool
-from crawlsite import article_gets, make_site, serve_site
+from support.crawlsite import article_gets, make_site, serve_site
 
 UA = "archiver/0.1.0 (+https://github.com/archiver-news/archiver; news archiving bot)"
 RULES_TEXT = b"""User-agent: *

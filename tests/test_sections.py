@@ -17,8 +17,8 @@ from archiver.crawl import Source, crawl
 from archiver.discover import parse_section
 from archiver.sections import url_shape
 from archiver.workers import inline_pool
-from crawlsite import serve_site
-from heldout import chrome_paths, make_site, section_paths
+from support.crawlsite import serve_site
+from support.heldout import chrome_paths, make_site, section_paths
 
 BASE = "https://news.example"
 

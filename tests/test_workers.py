@@ -12,8 +12,8 @@ import pytest
 from archiver.errors import ExtractTimeout
 from archiver.models import Article, Fetched
 from archiver.workers import WorkerDied, WorkerPool, WorkersFailing, mark, worker_pool
-from faultserver import SEED
-from procs import alive
+from support.faultserver import SEED
+from support.procs import alive
 
 
 def _square(n: int) -> int:
@@ -231,7 +231,7 @@ def test_a_crawl_whose_extraction_worker_is_killed_carries_on_and_retries_that_p
 
     from archiver import store
     from archiver.crawl import Source, crawl
-    from crawlsite import make_site, serve_site
+    from support.crawlsite import make_site, serve_site
 
     n = 24
     site = make_site(tmp_path / "site", n)

@@ -6,17 +6,19 @@ No logic lives here. `ArchiverError` becomes a one-line message on stderr and a 
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from archiver import __version__
 from archiver.config import DEFAULT_DB, Settings, load_settings
-from archiver.errors import ArchiverError
+from archiver.errors import ArchiverError, ConfigError
 
 if TYPE_CHECKING:
     from archiver.models import FetchResult
@@ -451,9 +453,26 @@ def format_article(article: Any) -> str:
     return "\n".join(lines)
 
 
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"  # beside src/ in a source checkout
+
+
+def bench_module(name: str) -> Any:
+    """A benchmark script of the source checkout's benchmarks/ (not part of the installed
+    package), imported with that folder on sys.path; ConfigError when there is none."""
+    if not (BENCHMARKS / f"{name}.py").is_file():
+        raise ConfigError(
+            f"archiver bench needs a source checkout: {BENCHMARKS / (name + '.py')} not found "
+            "(benchmarks are not installed with the package); clone the repository, "
+            "pip install -e . there, and run archiver bench from it"
+        )
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
+
+
 @main.group()
 def bench() -> None:
-    """Benchmarks."""
+    """Benchmarks (from a source checkout: they live in its benchmarks/ folder)."""
 
 
 @bench.command("extract")
@@ -485,13 +504,13 @@ def bench_extract(directory: str, predictions: str | None, no_compare: bool) -> 
 @reports_errors
 def bench_crawl(page_counts: tuple[int, ...], hosts: int, workers: int, rounds: int, as_json: bool) -> None:
     """Crawl a generated local news site with no politeness delay; compare with extraction alone."""
-    from archiver.benchcrawl import format_crawl_bench, run_crawl_bench
+    benchcrawl = bench_module("benchcrawl")
 
-    results = run_crawl_bench(page_counts or (2000,), hosts=hosts, workers=workers, rounds=rounds)
+    results = benchcrawl.run_crawl_bench(page_counts or (2000,), hosts=hosts, workers=workers, rounds=rounds)
     if as_json:
         click.echo(json.dumps([r.to_record() for r in results]))
     else:
-        click.echo(format_crawl_bench(results))
+        click.echo(benchcrawl.format_crawl_bench(results))
 
 
 @bench.command("import")
@@ -505,10 +524,10 @@ def bench_crawl(page_counts: tuple[int, ...], hosts: int, workers: int, rounds: 
 @reports_errors
 def bench_import(pages: int, worker_counts: tuple[int, ...], rounds: int, as_json: bool) -> None:
     """Import a generated WARC of news pages with 1 worker process and with 2; pages/s and speed-up."""
-    from archiver.benchimport import format_import_bench, run_import_bench
+    benchimport = bench_module("benchimport")
 
-    results = run_import_bench(pages, worker_counts or (1, 2), rounds)
-    click.echo(json.dumps([r.to_record() for r in results]) if as_json else format_import_bench(results))
+    results = benchimport.run_import_bench(pages, worker_counts or (1, 2), rounds)
+    click.echo(json.dumps([r.to_record() for r in results]) if as_json else benchimport.format_import_bench(results))
 
 
 @main.command("import")

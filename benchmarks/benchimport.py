@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archiver.benchcrawl import TEMPLATE, PageMaker, TreeSampler, host_pages, page_path, run_phase
 from archiver.errors import ConfigError
+from benchcrawl import TEMPLATE, PageMaker, TreeSampler, host_pages, page_path, run_phase
 
 HOSTS = 10
 
@@ -94,7 +94,7 @@ def import_phase(warc: str, db_path: str, workers: int) -> dict[str, Any]:
 
 def _import_once(warc: Path, db_path: Path, workers: int) -> tuple[dict[str, Any], TreeSampler, float]:
     """One import in a fresh process: its report, its process tree's samples, its wall time."""
-    return run_phase("archiver.benchimport", [str(warc), str(db_path), str(workers)],
+    return run_phase(__file__, [str(warc), str(db_path), str(workers)],
                      f"benchmark import with {workers} worker(s)")
 
 
