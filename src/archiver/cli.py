@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from archiver import __version__
-from archiver.config import DEFAULT_DB, Settings, load_settings
+from archiver.config import DEFAULT_DB, SITES_HELP, Settings, load_settings
 from archiver.errors import ArchiverError, ConfigError
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def sites_option(func: F) -> F:
         "sites_path",
         type=click.Path(file_okay=False),
         default=None,
-        help="directory of site files (default: ./selectors, or ARCHIVER_SITES)",
+        help=SITES_HELP,
     )(func)
 
 

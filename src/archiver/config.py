@@ -2,6 +2,14 @@
 
 Values come, lowest precedence first, from the defaults here, an `archiver.toml` file (section
 `[archiver]`), `ARCHIVER_*` environment variables, and command-line flags.
+
+Why the layering is done here and not by a settings library: click's `auto_envvar_prefix` names a
+variable per command and flag (ARCHIVER_CRAWL_MAX_PAGES) and covers only settings that have a
+flag, while every setting, flag or not, is `ARCHIVER_<NAME>` for every command (cron lines set
+them); pydantic-settings would bring pydantic and its compiled core into every command for the
+forty lines below, and its errors do not say which layer a bad value came from, where ours name
+the file, the variable or the flag. The layers are a loop over `Settings`' fields, each value
+coerced by the field's type and range-checked (`setting_problem`) with its source in the message.
 """
 
 from __future__ import annotations
@@ -113,17 +121,28 @@ def setting_problem(name: str, value: Any) -> str | None:
     return None
 
 
-def sites_dir(explicit: str | Path | None = None, env: dict[str, str] | None = None) -> Path | None:
-    """Where the site files are: --sites, else ARCHIVER_SITES, else ./selectors, else the
-    selectors/ of the source checkout archiver runs from; None when there are none."""
+# The example site files installed with the package (in a source checkout, a link to selectors/).
+BUNDLED_SITES = Path(__file__).resolve().parent / "examples"
+SITES_HELP = (
+    "directory of site files (*.toml); without it: $ARCHIVER_SITES, else ./selectors in the "
+    "working directory, else the examples installed with archiver"
+)
+
+
+def sites_dir(explicit: str | Path | None = None, env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> Path | None:
+    """Where the site files are, first found of: `--sites DIR` (`explicit`), `ARCHIVER_SITES`,
+    `selectors/` in the working directory, the examples installed with the package; None when
+    none of these is there. A directory named by the flag or the variable must exist."""
     env = dict(os.environ) if env is None else env
-    given = explicit or env.get("ARCHIVER_SITES")
-    if given:
-        path = Path(given)
-        if not path.is_dir():
-            raise ConfigError(f"{path}: site files directory not found; pass --sites DIR")
-        return path
-    for candidate in (Path("selectors"), Path(__file__).resolve().parents[2] / "selectors"):
+    for given, source in ((explicit, "--sites"), (env.get("ARCHIVER_SITES"), "ARCHIVER_SITES")):
+        if given:
+            path = Path(given)
+            if not path.is_dir():
+                raise ConfigError(f"{source} {path}: site files directory not found; give a directory "
+                                  "of selectors/<site>.toml files")
+            return path
+    for candidate in ((cwd or Path.cwd()) / "selectors", BUNDLED_SITES):
         if candidate.is_dir():
             return candidate
     return None
