@@ -227,8 +227,8 @@ def extract_phase(total: int, hosts: int, workers: int) -> dict[str, Any]:
 
     from archiver.jobs import extract_job
     from archiver.models import Article, Fetched
+    from archiver.pools import worker_pool
     from archiver.timestamps import utc_now
-    from archiver.workers import worker_pool
 
     pages = PageMaker(TEMPLATE.read_text(encoding="utf-8"))
 

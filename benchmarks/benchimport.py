@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archiver.errors import ConfigError
 from benchcrawl import TEMPLATE, PageMaker, TreeSampler, host_pages, page_path, run_phase
+
+from archiver.errors import ConfigError
 
 HOSTS = 10
 

@@ -27,8 +27,8 @@ from archiver.config import Settings
 from archiver.crawl import Source, crawl
 from archiver.errors import ClusterUnavailable
 from archiver.export import export_archive
+from archiver.pools import inline_pool
 from archiver.warcimport import import_warcs
-from archiver.workers import inline_pool
 from support.crawlsite import make_site, serve_site
 
 pytestmark = pytest.mark.slow

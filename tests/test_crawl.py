@@ -22,8 +22,8 @@ from archiver.crawl import (
 from archiver.errors import ConfigError
 from archiver.models import FetchFailure
 from archiver.pipeline import archive_urls
+from archiver.pools import inline_pool
 from archiver.store import frontier
-from archiver.workers import inline_pool
 from support.crawlsite import article_gets, article_html, article_path, make_site, serve_site
 
 N = 6

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from archiver.demo import run as demo
 from archiver.demo.run import COURIER, LEVANT, run_demo
-from archiver.workers import inline_pool
+from archiver.pools import inline_pool
 from support.faultserver import FIXTURES
 
 SEED = "2025/07/taliban-foreign-minister-tehran-visit-iran-terrorist-alliances"

@@ -15,8 +15,8 @@ from archiver.config import Settings
 from archiver.executor import InProcessExecutor, make_executor
 from archiver.jobs import WorkItem
 from archiver.models import Article, Discovery, Fetched, FetchFailure, FetchResult
+from archiver.pools import inline_pool
 from archiver.units import HostGate, WorkUnit
-from archiver.workers import inline_pool
 from support.crawlsite import article_path, make_site, serve_site
 
 ARTICLES = 10  # more than the executor lets wait for its one worker (4), plus the one fetched meanwhile

@@ -193,3 +193,12 @@ def test_export_command(archive, run_cli, tmp_path):
     assert bad.returncode == 2 and "--since 'yesterday': not a date" in bad.stderr
     missing = run_cli("export", "--db", "nowhere.db")
     assert missing.returncode == 2 and "nowhere.db: no archive there" in missing.stderr
+
+
+def test_one_header_rule_for_decoded_bodies_both_ways():
+    from archiver.warc import for_decoded_body
+
+    raw = [("Content-Type", "text/html"), ("Content-Encoding", "gzip"), ("Content-Length", "123"),
+           ("Transfer-Encoding", "chunked"), ("ETag", '"x"')]
+    assert for_decoded_body(raw) == [("Content-Type", "text/html"), ("X-Archive-Orig-Content-Encoding", "gzip"),
+                                     ("X-Archive-Orig-Transfer-Encoding", "chunked"), ("ETag", '"x"')]

@@ -12,7 +12,6 @@ import pytest
 from archiver import store
 from archiver.fetch import make_client
 from archiver.pipeline import fetch_and_extract
-
 from support.faultserver import FaultHandler
 
 

@@ -16,7 +16,7 @@ from archiver import store
 from archiver.config import Settings
 from archiver.crawl import Source, crawl
 from archiver.localserver import SiteServer, serve
-from archiver.workers import inline_pool
+from archiver.pools import inline_pool
 from support.faultserver import FIXTURES, FaultHandler
 
 # route -> (error kind, words in the message); None: the page is archived
@@ -269,10 +269,9 @@ def test_a_crawl_that_fills_the_disk_is_failed_with_the_reason_and_counts_what_i
         tiny_disk: Path, tmp_path: Path, fast: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     import random
 
-    import archiver.crawl.scheduler
-
     import pytest as _pytest
 
+    import archiver.crawl.scheduler
     from archiver.errors import CrawlFailed
     from support.crawlsite import article_html, article_path, make_site, serve_site
 

@@ -17,8 +17,9 @@ from archiver.config import Settings
 from archiver.crawl import Source, crawl
 from archiver.errors import ConfigError
 from archiver.export import export_archive
-from archiver.warcimport import Skipped, WarcPage, file_ranges, import_warcs, read_warc, warc_files
-from archiver.workers import inline_pool
+from archiver.pools import inline_pool
+from archiver.warc import Skipped, WarcPage, file_ranges, read_warc, warc_files
+from archiver.warcimport import import_warcs
 from support.crawlsite import article_html, article_path, make_site, serve_site
 
 N = 8

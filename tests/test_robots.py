@@ -9,6 +9,7 @@ import pytest
 
 from archiver import store
 from archiver.crawl import Source, crawl
+from archiver.pools import inline_pool
 from archiver.robots import (
     ALLOW_ALL,
     DISALLOW_ALL,
@@ -18,7 +19,6 @@ from archiver.robots import (
     policy_from_response,
 )
 from archiver.store import frontier
-from archiver.workers import inline_pool
 from support.crawlsite import article_gets, make_site, serve_site
 
 UA = "archiver/0.1.0 (+https://github.com/archiver-news/archiver; news archiving bot)"

@@ -15,8 +15,8 @@ from archiver import store
 from archiver.config import Settings
 from archiver.crawl import Source, crawl
 from archiver.discover import parse_section
+from archiver.pools import inline_pool
 from archiver.sections import url_shape
-from archiver.workers import inline_pool
 from support.crawlsite import serve_site
 from support.heldout import chrome_paths, make_site, section_paths
 

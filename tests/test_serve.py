@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from archiver import store
-from archiver.store import discovery
 from archiver.datasette import DB_NAME, QUERIES, load_metadata
 from archiver.datasette.plugin import diff_lines, web_href
 from archiver.models import Article, Fetched, FetchFailure, FetchResult, RelatedLink
 from archiver.serve import make_datasette
+from archiver.store import discovery
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> Breakwater vote'
 

@@ -11,7 +11,8 @@ import pytest
 
 from archiver.errors import ExtractTimeout
 from archiver.models import Article, Fetched
-from archiver.workers import WorkerDied, WorkerPool, WorkersFailing, mark, worker_pool
+from archiver.pools import worker_pool
+from archiver.workers import WorkerDied, WorkerPool, WorkersFailing, mark
 from support.faultserver import SEED
 from support.procs import alive
 
@@ -51,7 +52,7 @@ def _marking(steps: int, seconds: float) -> int:
 
 def pool(workers: int = 2, initializer=_noop, max_deaths: int | None = None,  # type: ignore[no-untyped-def]
          timeout: float | None = None) -> WorkerPool:
-    from archiver.workers import forkserver_context
+    from archiver.pools import forkserver_context
 
     return WorkerPool(workers, initializer=initializer, context=forkserver_context(), max_deaths=max_deaths,
                       timeout=timeout)

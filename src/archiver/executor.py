@@ -27,9 +27,9 @@ from archiver.errors import WorkerDied
 from archiver.fetch import HostClients, Sleep
 from archiver.jobs import WorkItem, discover_job, extract_job, failure_of
 from archiver.models import Article, Discovery, Fetched, FetchFailure, FetchResult
+from archiver.pools import started_pool, worker_pool
 from archiver.rules import SiteRules
 from archiver.units import HostGate, WorkUnit, fetch_item, result_of
-from archiver.workers import started_pool, worker_pool
 
 
 class Executor(Protocol):

@@ -33,6 +33,7 @@ from archiver import __version__, store
 from archiver.errors import ConfigError
 from archiver.store import StoredPage
 from archiver.timestamps import iso_utc
+from archiver.warc import for_decoded_body
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ CSV_COLUMNS = (
     "last_fetched_at", "last_changed_at", "versions", "related_count", "related_urls",
 )  # fmt: skip
 
-# headers that describe the bytes on the wire, not the stored (decoded) body
-WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 WARC_1_1_SPEC = (
     "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 )
@@ -114,14 +113,7 @@ def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
 def http_headers_for(page: StoredPage) -> StatusAndHeaders:
     """The response's status line and headers, consistent with the stored (decoded) body."""
     fetched = page.fetched
-    headers: list[tuple[str, str]] = []
-    for name, value in fetched.headers:
-        if name.lower() in WIRE_HEADERS:
-            if name.lower() != "content-length":
-                headers.append((f"X-Archive-Orig-{name}", value))
-            continue
-        headers.append((name, value))
-    headers.append(("Content-Length", str(len(fetched.content))))
+    headers = [*for_decoded_body(fetched.headers), ("Content-Length", str(len(fetched.content)))]
     try:
         phrase = HTTPStatus(fetched.status).phrase
     except ValueError:

@@ -20,10 +20,10 @@ from archiver.errors import ArchiverError, ExtractError, TooLarge, WorkerDied
 from archiver.fetch import Client, Sleep, fetch, make_client
 from archiver.jobs import extract_file_job, extract_job, extract_page, failure_of
 from archiver.models import Article, Fetched, FetchFailure, FetchResult
+from archiver.pools import local_pool, started_pool
 from archiver.rules import SiteRules, rules_for_url
 from archiver.timestamps import utc_now
 from archiver.urls import group_by_host
-from archiver.workers import local_pool, started_pool
 
 
 async def fetch_and_extract(

@@ -27,9 +27,9 @@ from archiver.errors import WorkerDied
 from archiver.export import check_site
 from archiver.jobs import extract_job, failure_of
 from archiver.models import Article, Fetched, FetchFailure
+from archiver.pools import local_pool, started_pool
 from archiver.rules import SiteRules, rules_for_url
 from archiver.timestamps import utc_now
-from archiver.workers import local_pool, started_pool
 
 log = logging.getLogger(__name__)
 

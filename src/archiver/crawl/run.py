@@ -18,8 +18,8 @@ from archiver.crawl.sources import Source
 from archiver.executor import Executor, make_executor
 from archiver.fetch import Sleep
 from archiver.models import CrawlReport
+from archiver.pools import worker_pool
 from archiver.rules import SiteRules
-from archiver.workers import worker_pool
 
 
 def crawl(

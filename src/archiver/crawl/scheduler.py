@@ -35,6 +35,7 @@ from archiver.executor import Executor, make_executor
 from archiver.fetch import Sleep, make_client
 from archiver.jobs import LinkRules, WorkItem
 from archiver.models import CrawlReport, FetchResult
+from archiver.pools import worker_pool
 from archiver.robots import CACHE_SECONDS, DISALLOW_ALL
 from archiver.rules import SiteRules
 from archiver.store import frontier
@@ -42,7 +43,6 @@ from archiver.store.frontier import FrontierEntry, NewURL
 from archiver.timestamps import iso, utc_now
 from archiver.units import HostGate, WorkUnit, units_of
 from archiver.urls import host_key
-from archiver.workers import worker_pool
 
 log = logging.getLogger("archiver.crawl")
 
