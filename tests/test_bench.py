@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from archiver.bench import load_pages, page_scores, run_bench, score, shingles
-from archiver.cli import bench_module, main
+from archiver.cli import main
+from archiver.options import bench_module
 from archiver.errors import ConfigError
 
 pytestmark = pytest.mark.slow
@@ -189,10 +190,10 @@ def test_bench_site_server_answers_keep_alive_gets() -> None:
 
 
 def test_bench_needs_the_benchmarks_folder_of_a_source_checkout(tmp_path, monkeypatch) -> None:
-    import archiver.cli
+    import archiver.options
 
     assert bench_module("benchcrawl").__file__ == str(ROOT / "benchmarks" / "benchcrawl.py")
-    monkeypatch.setattr(archiver.cli, "BENCHMARKS", tmp_path / "benchmarks")
+    monkeypatch.setattr(archiver.options, "BENCHMARKS", tmp_path / "benchmarks")
     with pytest.raises(ConfigError, match="needs a source checkout.*not installed with the package"):
         bench_module("benchcrawl")
     result = CliRunner().invoke(main, ["bench", "crawl", "--pages", "1"])
