@@ -11,8 +11,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "archiver"
 MAX_LINES = 450  # a module past this holds more than one concern: split it
 
@@ -104,8 +102,13 @@ def test_no_import_cycle_in_the_package():
     assert cycles(import_graph()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="crawl, store.archive, cli, warcimport, fetch are still being split")
 def test_no_module_over_the_size_of_one_concern():
     sizes = {module_name(path): len(path.read_text(encoding="utf-8").splitlines())
              for path in PACKAGE.rglob("*.py")}
-    assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+    over = {name: n for name, n in sizes.items() if n > MAX_LINES}
+    assert {name: n for name, n in over.items() if name not in PENDING} == {}
+    assert set(PENDING) <= set(over), "a module in PENDING is back under the limit: take it out"
+
+
+# Modules known to be over the limit, with who splits them (each leaves this list when it is done).
+PENDING = {"archiver.fetch": "issue 15 item 1 (httpx under fetch) rewrites it"}
