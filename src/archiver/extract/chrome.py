@@ -22,6 +22,7 @@ from archiver.extract.patterns import (
     CHROME_MARKUP,
     CHROME_PHRASE,
     CHROME_ROLES,
+    CONSENT,
     DROP_TAGS,
     OUTER_TAGS,
     SHARE_HOSTS,
@@ -37,11 +38,6 @@ _LINKED_HEADING = ", ".join(f"h{n} a[href], a[href] h{n}" for n in range(2, 6))
 _SHARE_CONTAINERS = frozenset({"div", "p", "ul", "section", "span"})
 _INLINE_TAGS = frozenset({"a", "span", "strong", "b", "em", "i", "small", "time"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_CONSENT = re.compile(
-    r"\bcookies?\b.{0,120}\b(?:agree|accept|consent|experience|polic(?:y|ies)|settings|"
-    r"preferences|use)\b|\b(?:agree|accept|consent|use|uses|using)\b.{0,60}\bcookies?\b",
-    re.IGNORECASE,
-)
 _BYLINE = re.compile(
     r"(?:by|von|par|por|door|di|av)\s+(?P<names>[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3}"
     r"(?:\s*(?:,|and|&|und|et|y)\s+[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3})*)"
@@ -88,7 +84,7 @@ def is_chrome_markup(node: LexborNode) -> bool:
 def _is_chrome_phrase(text: str) -> bool:
     """Whether a short block's whole text is a boilerplate phrase or a cookie notice (cached:
     nested elements and every page of a site repeat the same short texts)."""
-    return bool(CHROME_PHRASE.fullmatch(text) or _CONSENT.search(text))
+    return bool(CHROME_PHRASE.fullmatch(text) or CONSENT.search(text))
 
 
 def is_hidden(node: LexborNode) -> bool:
