@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from selectolax.lexbor import LexborNode
 
 from archiver.extract.patterns import CHROME_PHRASE, CONSENT, RELATED_HEADING, SHARE_HOSTS
-from archiver.extract.text import is_date_text, squash
+from archiver.extract.text import DATE_HINT, byline_rest, is_date_text, squash
 
 BLOCK_TAGS = frozenset({
     "p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
@@ -257,26 +257,18 @@ def _cut(root: LexborNode, context: PageContext) -> tuple[list[Block], set[int]]
 
 
 _BY = re.compile(r"(?:by|von|par|por|door|di|av|de)\s", re.IGNORECASE)
-_BYLINE = re.compile(
-    r"(?:by|von|par|por|door|di|av)\s+(?P<names>[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3}"
-    r"(?:\s*(?:,|and|&|und|et|y)\s+[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3})*)"
-    r"(?P<rest>\s*[|·•,–—-].{0,80})?",
-    re.IGNORECASE,
-)
-
-
 def is_byline(text: str) -> bool:
-    """A short block that is a byline ("By Jane Roe | July 10, 2025"), perhaps with a date
-    line under it."""
+    """A short block that is a byline ("By Jane Roe | July 10, 2025"), perhaps with date
+    lines under it (which, like a <time> element, make a longer tail a byline's)."""
     if len(text) > 200:
         return False
-    first, *rest = text.split("\n")
-    match = _BYLINE.fullmatch(first)
-    if not match or not all(is_date_text(line) for line in rest):
+    first, *lines = text.split("\n")
+    rest = byline_rest(first)
+    if rest is None or not all(is_date_text(line) for line in lines):
         return False
-    names = re.split(r"\s+|,", match.group("names"))
-    return all(w[:1].isupper() for w in names
-               if w and w.lower() not in {"and", "&", "und", "et", "y"})
+    return not rest.strip() or bool(lines) or bool(DATE_HINT.search(rest))
+
+
 _SENTENCE_END = frozenset('.!?"”»)…:')
 _PUNCT = re.compile(r"[.,;:!?]")
 
@@ -369,18 +361,21 @@ def page_blocks(root: LexborNode, context: PageContext) -> list[Block]:
         return blocks
     n_blocks = len(blocks)
     total = sum(b.chars for b in blocks) or 1
-    chars_by: Counter[int] = Counter()
-    links_by: Counter[int] = Counter()
-    count_by: Counter[int] = Counter()
-    p_by: Counter[int] = Counter()
+    # Per element (by serial): text, link text, blocks and paragraph text in its subtree.
+    size = max(max(b.path) for b in blocks) + 1
+    chars_by = [0] * size
+    links_by = [0] * size
+    count_by = [0] * size
+    p_by = [0] * size
     score_by: defaultdict[int, float] = defaultdict(float)  # readability-style, per container
     for b in blocks:
+        chars, link_chars, is_p = b.chars, b.link_chars, b.tag == "p"
         for serial in b.path:
-            chars_by[serial] += b.chars
-            links_by[serial] += b.link_chars
+            chars_by[serial] += chars
+            links_by[serial] += link_chars
             count_by[serial] += 1
-            if b.tag == "p":
-                p_by[serial] += b.chars
+            if is_p:
+                p_by[serial] += chars
         if b.tag in {"p", "pre", "td", "div", "blockquote"} and b.chars >= 25:
             score = 1 + b.text.count(",") + min(b.chars / 100, 3)
             for step, share in ((1, 1.0), (2, 0.5), (3, 0.25)):
@@ -398,6 +393,7 @@ def page_blocks(root: LexborNode, context: PageContext) -> list[Block]:
     description = squash(context.description)
     body_grams = _grams(_WORD.findall(context.article_body)) if context.article_body else set()
     repeats = Counter(b.text for b in blocks)
+    main_serial = min(in_main) if in_main else -1
 
     rows: list[list[float]] = []
     before = 0
@@ -422,7 +418,7 @@ def page_blocks(root: LexborNode, context: PageContext) -> list[Block]:
             float(b.depth),
             i / n_blocks,
             before / total,
-            float(any(s in in_main for s in b.path)),
+            float(main_serial in b.path),
             float(best in b.path),
             max(score_by.get(s, 0.0) for s in b.path[max(0, b.owner - 3): b.owner + 1])
             / best_score,
