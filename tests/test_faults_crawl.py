@@ -277,8 +277,11 @@ def test_a_crawl_that_fills_the_disk_is_failed_with_the_reason_and_counts_what_i
 
     site = make_site(tmp_path / "site", 40)
     rng = random.Random(3)
-    for i in range(40):  # each page ~100 KB of words nothing compresses: the 2 MiB disk fills
-        extra = "<p>" + " ".join(f"w{rng.getrandbits(48):x}" for _ in range(7000)) + "</p>"
+    for i in range(40):  # each page ~100 KB of sentences that compress badly: the 2 MiB disk fills
+        # (sentences, not bare random tokens: the extractor keeps prose, and drops a wall of
+        # tokens no reader would call text)
+        extra = "<p>" + " ".join(f"The council heard w{rng.getrandbits(48):x}, and "
+                                 f"w{rng.getrandbits(48):x} agreed." for _ in range(1800)) + "</p>"
         (site / article_path(i).strip("/") / "index.html").write_text(article_html(i, extra))
     db = store.Archive(tiny_disk / "archive.db")
     # one outcome a group: some are committed before the disk fills, however fast this machine is

@@ -262,15 +262,26 @@ def bench() -> None:
 
 
 @bench.command("extract")
-@click.argument("directory", type=click.Path(file_okay=False, exists=True))
+@click.argument("directory", type=click.Path(file_okay=False, exists=True), required=False)
 @click.option("--predictions", type=click.Path(dir_okay=False), default=None,
               help='write archiver\'s output here as {id: {"articleBody": text}}')
 @click.option("--no-compare", is_flag=True, help="skip the trafilatura row")
+@click.option("--cv", is_flag=True,
+              help="cross-validate the body classifier over both development sets, by domain, "
+                   "trafilatura on the same folds (needs a source checkout and the train extra)")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
+              help="folds for --cv")
 @reports_errors
-def bench_extract(directory: str, predictions: str | None, no_compare: bool) -> None:
+def bench_extract(directory: str | None, predictions: str | None, no_compare: bool, cv: bool,
+                  folds: int) -> None:
     """Score archiver beside trafilatura on a benchmark DIRECTORY (html/, ground-truth.json)."""
-    from archiver.bench import format_report, run_bench, write_predictions
+    from archiver.bench import format_report, run_bench, run_checkout_cv, write_predictions
 
+    if cv:
+        click.echo(run_checkout_cv(folds))
+        return
+    if directory is None:
+        raise click.UsageError("give a benchmark DIRECTORY, or --cv")
     report = run_bench(directory, compare=not no_compare)
     click.echo(format_report(report))
     if predictions:

@@ -124,6 +124,12 @@ _PHRASES = (
     r"leggi anche|lee también|leia também|lees ook|czytaj także|читайте также)"),
 )
 CHROME_PHRASE = re.compile(r"(?:" + "|".join(_PHRASES) + r")", re.IGNORECASE)
+# A cookie or consent notice, searched for anywhere in a short block.
+CONSENT = re.compile(
+    r"\bcookies?\b.{0,120}\b(?:agree|accept|consent|experience|polic(?:y|ies)|settings|"
+    r"preferences|use)\b|\b(?:agree|accept|consent|use|uses|using)\b.{0,60}\bcookies?\b",
+    re.IGNORECASE,
+)
 
 # Headings (or short labels) that open a related / recommended articles block.
 RELATED_HEADING = re.compile(

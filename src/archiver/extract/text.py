@@ -31,6 +31,32 @@ _DATE_LINE = re.compile(
 )
 
 
+_BYLINE = re.compile(
+    r"(?:by|von|par|por|door|di|av)\s+(?P<names>[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3}"
+    r"(?:\s*(?:,|and|&|und|et|y)\s+[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3})*)"
+    r"(?P<rest>\s*(?:[|·•,–—-]|\s).{0,80})?",
+    re.IGNORECASE,
+)
+# Something in a byline's tail that makes it a dateline: a year, a time, a month's name.
+DATE_HINT = re.compile(
+    r"\d{4}|\d{1,2}:\d{2}|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
+    re.IGNORECASE,
+)
+
+
+def byline_rest(text: str) -> str | None:
+    """For "By Jane Roe and John Poe | July 10, 2025" (capitalised names after by, von, par
+    ...), what follows the names ("" when nothing does); None when `text` is no byline."""
+    match = _BYLINE.fullmatch(text)
+    if not match:
+        return None
+    words = [w for w in re.split(r"\s+|,", match.group("names")) if w and w.lower() not in
+             {"and", "&", "und", "et", "y"}]
+    if not words or not all(w[0].isupper() for w in words):
+        return None
+    return match.group("rest") or ""
+
+
 def is_date_text(text: str) -> bool:
     """Whether a short line is only a date (and time): "October 12, 2017", "Updated 3/4/25"."""
     return len(text) < 60 and bool(_DATE_LINE.fullmatch(text.strip()))
