@@ -23,13 +23,21 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborNode
 
 from archiver.extract.patterns import CHROME_PHRASE, CONSENT, RELATED_HEADING, SHARE_HOSTS
 from archiver.extract.text import DATE_HINT, byline_rest, is_date_text, squash
+from archiver.extract.vocabulary import (
+    CATEGORIES,
+    FAR,
+    LANDMARK_INDEX,
+    LANDMARKS,
+    OWNER_INDEX,
+    OWNER_TAGS,
+    markup_categories,
+)
 
 BLOCK_TAGS = frozenset({
     "p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
@@ -45,70 +53,6 @@ SKIP_TAGS = frozenset({
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 
-# Class/id vocabulary: word stems, matched at the start of a token part (`article-body` has
-# the parts `article` and `body`; `articleBody` is split at the case change).
-_VOCABULARY: dict[str, tuple[str, ...]] = {
-    "content": ("article", "content", "body", "post", "entry", "story", "text", "prose",
-                "rich", "main", "copy", "blog", "single", "detail", "news", "page"),
-    "share": ("share", "sharing", "social", "addthis", "sharethis", "shariff", "sociable"),
-    "related": ("related", "recommend", "recirc", "readnext", "more", "also", "suggest",
-                "outbrain", "taboola", "trending", "popular", "mostread", "next", "prev",
-                "previous", "similar", "teaser", "promo"),
-    "subscribe": ("newsletter", "subscri", "signup", "optin", "paywall", "piano", "regwall",
-                  "cta", "membership", "member", "donat", "support", "register", "login"),
-    "comment": ("comment", "disqus", "respond", "reply", "discussion", "forum"),
-    "author": ("author", "bio", "byline", "writer", "contributor", "profile", "avatar"),
-    "ad": ("ad", "ads", "advert", "sponsor", "dfp", "gpt", "adsense", "adslot", "banner",
-           "commercial", "affiliate", "partner"),
-    "nav": ("nav", "menu", "breadcrumb", "crumb", "sidebar", "widget", "toolbar", "skip",
-            "pagination", "pager", "masthead", "topbar", "drawer", "rail", "aside", "sticky"),
-    "meta": ("meta", "date", "time", "tag", "categor", "topic", "dateline", "publish",
-             "updated", "info", "stamp", "label", "kicker", "eyebrow", "section", "rubric"),
-    "media": ("caption", "credit", "figure", "photo", "image", "img", "media", "gallery",
-              "video", "player", "picture", "thumb", "slide", "carousel"),
-    "lead": ("lead", "lede", "standfirst", "intro", "dek", "summary", "excerpt", "subtitle",
-             "subhead", "description", "abstract", "deck", "strap", "chapo", "sapo"),
-    "title": ("title", "headline", "heading", "hed", "titulo", "titre", "titel"),
-    "hidden": ("hidden", "hide", "sr", "screen", "visually", "offscreen", "invisible",
-               "collapse", "noprint", "print"),
-    "embed": ("twitter", "tweet", "instagram", "facebook", "fb", "tiktok", "youtube",
-              "embed", "oembed", "iframe", "pinterest"),
-    "card": ("card", "grid", "list", "item", "tile", "feed", "river", "stream", "box",
-             "block", "module", "widget", "col"),
-    "consent": ("cookie", "consent", "gdpr", "modal", "popup", "overlay", "dialog", "cmp",
-                "notice", "alert", "banner"),
-    "note": ("disclaimer", "disclosure", "note", "footnote", "legal", "copyright", "notice"),
-    "frame": ("header", "footer", "top", "bottom", "head", "foot", "site", "global",
-              "brand", "logo"),
-}
-CATEGORIES: tuple[str, ...] = tuple(_VOCABULARY)
-_STEM_CATEGORIES: dict[str, tuple[int, ...]] = {}
-for _index, _name in enumerate(CATEGORIES):
-    for _stem in _VOCABULARY[_name]:
-        _STEM_CATEGORIES[_stem] = _STEM_CATEGORIES.get(_stem, ()) + (_index,)
-_LONG = sorted((s for s in _STEM_CATEGORIES if len(s) > 2), key=len, reverse=True)
-_SHORT = sorted(s for s in _STEM_CATEGORIES if len(s) <= 2)
-# A stem starts a part of a token; a stem of two letters ("ad", "sr") must be the whole part.
-_STEM = re.compile(r"(?<![a-z])(?:(" + "|".join(_LONG) + r")|(" + "|".join(_SHORT)
-                   + r")(?![a-z]))")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-LANDMARKS: tuple[str, ...] = ("article", "main", "header", "footer", "aside", "li", "table",
-                              "figure", "blockquote", "a", "form", "section", "hidden")
-_LANDMARK_INDEX = {name: i for i, name in enumerate(LANDMARKS)}
-OWNER_TAGS: tuple[str, ...] = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "th",
-                               "div", "blockquote", "pre", "figcaption", "dd", "dt", "span",
-                               "section", "article", "caption", "address", "other")
-_OWNER_INDEX = {name: i for i, name in enumerate(OWNER_TAGS)}
-FAR = 99.0  # distance of a category or landmark that no ancestor has
-
-
-@lru_cache(maxsize=16384)
-def markup_categories(markup: str) -> tuple[int, ...]:
-    """The vocabulary categories of a class/id string (`"article-body c-share"`)."""
-    found: set[int] = set()
-    for match in _STEM.finditer(_CAMEL.sub(" ", markup).lower()):
-        found.update(_STEM_CATEGORIES[match.group(1) or match.group(2)])
-    return tuple(sorted(found))
 
 
 @dataclass
@@ -233,11 +177,11 @@ def _cut(root: LexborNode, context: PageContext) -> tuple[list[Block], set[int]]
         if markup:
             for index in markup_categories(markup):
                 nearest[index] = depth
-        landmark = _LANDMARK_INDEX.get(tag)
+        landmark = LANDMARK_INDEX.get(tag)
         if landmark is not None:
             nearest[n_categories + landmark] = depth
         if attrs and _is_hidden(attrs):
-            nearest[n_categories + _LANDMARK_INDEX["hidden"]] = depth
+            nearest[n_categories + LANDMARK_INDEX["hidden"]] = depth
         block = tag in BLOCK_TAGS
         if block:
             flush()
@@ -400,7 +344,7 @@ def page_blocks(root: LexborNode, context: PageContext) -> list[Block]:
     for i, b in enumerate(blocks):
         row = _text_features(b)
         owner = [0.0] * len(OWNER_TAGS)
-        owner[_OWNER_INDEX.get(b.tag, _OWNER_INDEX["other"])] = 1.0
+        owner[OWNER_INDEX.get(b.tag, OWNER_INDEX["other"])] = 1.0
         row += owner
         row += [float(b.depth - d) if d >= 0 else FAR for d in b.nearest]
         group = b.path[b.owner - 1] if b.owner >= 1 else b.path[b.owner]
