@@ -1,6 +1,6 @@
 """A real HTTP/2 server for the fetch tests: hypercorn serving a tiny ASGI app over TLS on
 127.0.0.1 (ALPN offers h2 and http/1.1), in a thread of its own. It records the HTTP version
-of every request it answered in `versions`."""
+of every request it answered in `versions`, and the client's port in `ports`."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class H2Server:
     def __init__(self, certfile: Path) -> None:
         self.certfile = certfile
         self.versions: list[str] = []
+        self.ports: list[int] = []
         with socket.socket() as probe:  # a free port for hypercorn to bind
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -30,6 +31,7 @@ class H2Server:
             await send({"type": "lifespan.shutdown.complete"})
             return
         self.versions.append(scope["http_version"])
+        self.ports.append(scope["client"][1])
         headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(PAGE)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": PAGE})

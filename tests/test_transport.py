@@ -17,7 +17,7 @@ import pytest
 from archiver.config import Settings, load_settings
 from archiver.errors import BlockedAddress, ConfigError, TransportError
 from archiver.fetch import HostClients, fetch, make_client
-from archiver.network import AddressPolicy, GuardedBackend, interleave
+from archiver.network import HIGH_WATER, AddressPolicy, GuardedBackend, dial, interleave
 from h2server import PAGE, H2Server
 from proxyserver import Proxy
 
@@ -104,6 +104,39 @@ def test_any_refused_address_refuses_the_host(server, settings, sleeps):
     assert len(server.log.paths()) == before
 
 
+def test_a_silent_server_times_out_between_bytes(base_url, settings, sleeps):
+    started = time.monotonic()
+    with pytest.raises(TransportError, match=r"timed out reading the answer \(nothing for 0.3s\)"):
+        get(f"{base_url}/slow-drip", replace(settings, read_timeout=0.3, retries=0), sleeps)
+    assert time.monotonic() - started < 3
+
+
+def test_reading_pauses_while_the_body_waits_unread():
+    """A server sending 20 MiB as fast as it can: while nobody reads, at most HIGH_WATER bytes
+    (and one socket read) wait in the stream; the body still arrives whole."""
+    size = 20 * 1024 * 1024
+
+    async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(size // 65536):
+            writer.write(b"x" * 65536)
+            await writer.drain()
+        writer.close()
+
+    async def run() -> int:
+        server = await asyncio.start_server(flood, "127.0.0.1", 0)
+        stream = await dial("127.0.0.1", server.sockets[0].getsockname()[1])
+        await asyncio.sleep(0.5)  # the server would have sent it all by now, were it let
+        assert stream.unread <= HIGH_WATER + 256 * 1024
+        received = 0
+        while chunk := await stream.read(65536, timeout=5):
+            received += len(chunk)
+        await stream.aclose()
+        server.close()
+        return received
+
+    assert asyncio.run(run()) == size
+
+
 # --- TLS and HTTP/2 -----------------------------------------------------------------------------------
 
 
@@ -132,8 +165,15 @@ def trusting_the_ca(monkeypatch, tls_files):
 
 
 def test_https_is_verified_against_the_host_name(h2_server, settings, sleeps, trusting_the_ca):
-    fetched = get(f"https://localhost:{h2_server.port}/a", settings, sleeps)
-    assert (fetched.status, fetched.content) == (200, PAGE)
+    async def twice() -> list[int]:
+        async with make_client(settings) as client:
+            for _ in range(2):
+                fetched = await fetch(client, f"https://localhost:{h2_server.port}/a", settings, sleep=sleeps)
+                assert (fetched.status, fetched.content) == (200, PAGE)
+        return h2_server.ports[-2:]
+
+    first, second = asyncio.run(twice())
+    assert first == second  # one kept-alive connection
     # the same server under a name its certificate does not carry
     with pytest.raises(TransportError, match="certificate"):
         get(f"https://127.0.0.1:{h2_server.port}/a", replace(settings, retries=0), sleeps)

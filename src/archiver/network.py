@@ -200,6 +200,11 @@ class SocketStream(httpcore.AsyncNetworkStream):
         self._protocol = protocol
         self.on_close = on_close
 
+    @property
+    def unread(self) -> int:
+        """Bytes received and not read yet (at most HIGH_WATER and one socket read)."""
+        return len(self._protocol.buffer)
+
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         protocol = self._protocol
         while not protocol.buffer:
