@@ -366,14 +366,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 def _map_transport(url: str, exc: httpx.TransportError, settings: Settings, reading: bool) -> FetchError:
     detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectTimeout):
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
         return TransportError(url, f"cannot connect: {detail}")
     if isinstance(exc, httpx.ReadTimeout):
         return TransportError(url, f"timed out reading the answer (nothing for {settings.read_timeout:g}s)")
     if isinstance(exc, httpx.PoolTimeout):
         return TransportError(url, f"no free connection within {settings.connect_timeout:g}s (max_connections)")
-    if isinstance(exc, httpx.ConnectError):
-        return TransportError(url, f"cannot connect: {detail}")
     if isinstance(exc, httpx.ProxyError):
         return TransportError(url, f"the proxy refused or failed the request: {detail}")
     if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)):
@@ -394,11 +392,11 @@ async def _attempt(
     body with caps."""
     hops: list[str] = []
     current = url
-    reading = False
     while True:
         try:
             reading = False
-            response = await client.send(client.build_request("GET", current, headers=headers), stream=True)
+            request = client.build_request("GET", current, headers=headers or None)
+            response = await client.send(request, stream=True)
             try:
                 answer = _Answer.of(current, response)
                 location = answer.header("location")

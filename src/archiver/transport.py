@@ -20,8 +20,6 @@ import ipaddress
 import os
 import ssl
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpcore
@@ -55,16 +53,12 @@ _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
 )
 
 
-@contextmanager
-def _httpx_errors() -> Iterator[None]:
-    """httpcore's exceptions raised as httpx's (as httpx's own transport does)."""
-    try:
-        yield
-    except Exception as exc:
-        for core, mapped in _ERRORS:
-            if isinstance(exc, core):
-                raise mapped(str(exc)) from exc
-        raise
+def _as_httpx(exc: Exception) -> Exception | None:
+    """An httpcore exception as httpx's (as httpx's own transport maps them); None for others."""
+    for core, mapped in _ERRORS:
+        if isinstance(exc, core):
+            return mapped(str(exc))
+    return None
 
 
 class _Body(httpx.AsyncByteStream):
@@ -72,13 +66,21 @@ class _Body(httpx.AsyncByteStream):
         self._stream = stream
 
     async def __aiter__(self) -> Any:
-        with _httpx_errors():
+        try:
             async for part in self._stream:
                 yield part
+        except Exception as exc:
+            if (mapped := _as_httpx(exc)) is None:
+                raise
+            raise mapped from exc
 
     async def aclose(self) -> None:
-        with _httpx_errors():
+        try:
             await self._stream.aclose()
+        except Exception as exc:
+            if (mapped := _as_httpx(exc)) is None:
+                raise
+            raise mapped from exc
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
@@ -93,15 +95,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        timeouts = request.extensions.get("timeout", {})
-        with _httpx_errors():
+        try:
             if self.target_guard is not None:
-                try:
-                    async with asyncio.timeout(timeouts.get("connect")):
-                        port = url.port or (443 if url.scheme == "https" else 80)
-                        await self.target_guard.check(url.raw_host.decode("ascii"), port)
-                except TimeoutError:
-                    raise httpcore.ConnectTimeout(f"timed out resolving host {url.host!r}") from None
+                await self._check_target(url, request.extensions.get("timeout", {}).get("connect"))
             core = httpcore.Request(
                 method=request.method,
                 url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
@@ -110,12 +106,25 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 extensions=request.extensions,
             )
             response = await self.pool.handle_async_request(core)
+        except Exception as exc:
+            if (mapped := _as_httpx(exc)) is None:
+                raise
+            raise mapped from exc
         return httpx.Response(
             status_code=response.status,
             headers=response.headers,
             stream=_Body(response.stream),
             extensions=response.extensions,
         )
+
+    async def _check_target(self, url: httpx.URL, timeout: float | None) -> None:
+        assert self.target_guard is not None
+        try:
+            async with asyncio.timeout(timeout):
+                port = url.port or (443 if url.scheme == "https" else 80)
+                await self.target_guard.check(url.raw_host.decode("ascii"), port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"timed out resolving host {url.host!r}") from None
 
     async def aclose(self) -> None:
         await self.pool.aclose()
