@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -191,6 +192,12 @@ def test_http2_when_asked(h2_server, settings, sleeps, trusting_the_ca):
     assert get(f"https://localhost:{h2_server.port}/h1", settings, sleeps).content == PAGE
     assert get(f"https://localhost:{h2_server.port}/h2", replace(settings, http2=True), sleeps).content == PAGE
     assert h2_server.versions[before:] == ["1.1", "2"]
+
+
+def test_http2_without_h2_installed_is_a_config_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "h2", None)  # as if not installed: importing it fails
+    with pytest.raises(ConfigError, match=r"http2 = true needs the h2 package: pip install 'archiver\[http2\]'"):
+        make_client(Settings(http2=True))
 
 
 # --- proxies ------------------------------------------------------------------------------------------
