@@ -17,7 +17,7 @@ import hashlib
 import logging
 import pickle
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,19 +25,22 @@ from archiver import extract as extract_module
 from archiver.bench import BenchPage, load_pages, tokens, trafilatura_body
 from archiver.errors import ArchiverError
 from archiver.extract import article_blocks
-from archiver.extract.blocks import FEATURE_NAMES, is_boilerplate
+from archiver.extract.assemble import BodyEvidence
+from archiver.extract.blocks import FEATURE_NAMES, Block, is_boilerplate
 
 LOGGER = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SETS = {"aeb": ROOT.parent / "shared" / "aeb", "wcxb-dev": ROOT.parent / "shared" / "wcxb-dev"}
 CACHE = Path(__file__).resolve().parent / ".cache"
+CACHE_FORMAT = "2"  # what a cached PageBlocks holds; change it when PageBlocks changes
 
 
 def _code_key() -> str:
-    """A digest of the feature names and of the extraction code that cuts blocks (the
-    classifier and its model excluded): cached blocks are reused only while it holds."""
+    """A digest of the feature names, of the cache's format and of the extraction code that
+    cuts blocks (the classifier and its model excluded): cached blocks are reused only while
+    it holds."""
     digest = hashlib.sha1("\n".join(FEATURE_NAMES).encode())
-    digest.update(Path(__file__).read_bytes())
+    digest.update(CACHE_FORMAT.encode())
     package = Path(extract_module.__file__).parent
     for path in sorted(package.glob("*.py")):
         if path.name != "classify.py":
@@ -63,15 +66,31 @@ class Page:
 
 @dataclass
 class PageBlocks:
-    """A page's block features, labels and sample weights (empty when extraction failed)."""
+    """A page's blocks (features included), what the body is assembled from besides them, its
+    true body, and the blocks' labels and sample weights (no blocks when extraction failed)."""
 
     key: str
     domain: str
-    texts: list[str]
-    features: list[list[float]]
+    truth: str
+    blocks: list[Block]
     boilerplate: list[bool]  # never kept, whatever the model says (`blocks.is_boilerplate`)
-    labels: list[int]
-    weights: list[float]
+    title: str = ""
+    structured: list[str] = field(default_factory=list)  # JSON-LD articleBody paragraphs
+    fallback: list[str] = field(default_factory=list)  # the densest container's paragraphs
+    labels: list[int] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+
+    @property
+    def texts(self) -> list[str]:
+        return [b.text for b in self.blocks]
+
+    @property
+    def features(self) -> list[list[float]]:
+        return [b.features for b in self.blocks]
+
+    def evidence(self) -> BodyEvidence:
+        fallback = self.fallback
+        return BodyEvidence(self.title, self.structured, lambda: fallback)
 
 
 def registered_domain(url: str) -> str:
@@ -130,23 +149,30 @@ def _cache_path(kind: str, page: Page) -> Path:
     return CACHE / kind / page.set / f"{page.page.id}-{digest}.pickle"
 
 
+def cut_page(key: str, domain: str, content: bytes | str, url: str, truth: str) -> PageBlocks:
+    """A page's blocks and body evidence as the extractor sees them (unlabelled, uncached)."""
+    try:
+        blocks, evidence = article_blocks(content, url)
+        fallback = evidence.fallback()
+    except ArchiverError as exc:
+        LOGGER.info("%s: no blocks: %s", key, exc)
+        blocks, evidence, fallback = [], BodyEvidence(""), []
+    return PageBlocks(key, domain, truth, blocks, [is_boilerplate(b) for b in blocks],
+                      evidence.title, evidence.structured, fallback)
+
+
 def page_blocks(page: Page) -> PageBlocks:
-    """A page's labelled blocks, from the cache when the features and page are unchanged."""
+    """A page's labelled blocks; the blocks come from the cache while the extraction code and
+    the page are unchanged (labels are computed afresh: relabelling needs no new cache)."""
     path = _cache_path(f"blocks-{_FEATURES_KEY}", page)
     if path.exists():
-        cached: PageBlocks = pickle.loads(path.read_bytes())
-        return cached
-    try:
-        blocks = article_blocks(page.page.content, page.page.url)
-    except ArchiverError as exc:
-        LOGGER.info("%s: no blocks: %s", page.key, exc)
-        blocks = []
-    texts = [b.text for b in blocks]
-    labels, weights = label_blocks(texts, page.page.truth)
-    result = PageBlocks(page.key, page.domain, texts, [b.features for b in blocks],
-                        [is_boilerplate(b) for b in blocks], labels, weights)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(result))
+        result: PageBlocks = pickle.loads(path.read_bytes())
+    else:
+        result = cut_page(page.key, page.domain, page.page.content, page.page.url,
+                          page.page.truth)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(result))
+    result.labels, result.weights = label_blocks(result.texts, page.page.truth)
     return result
 
 

@@ -220,8 +220,34 @@ def test_shipped_model_keeps_the_story_and_drops_chrome() -> None:
     for chrome in ("Home", "The Town Crier", "All rights reserved", "About us", "Privacy"):
         assert chrome not in article.body
     assert article.body.splitlines()[0] != "Harbour plan passes"
-    assert len(article_blocks(page, URL)) >= 14
+    assert len(article_blocks(page, URL)[0]) >= 14
     assert default_model() is default_model()
+
+
+def test_cross_validation_assembles_bodies_as_the_extractor_does() -> None:
+    """The CV scores bodies assembled from cached blocks; they must be extract_article's."""
+    sys.path.insert(0, str(BENCHMARKS))
+    import extractcv
+    import extractdata
+
+    story = "".join(f"<p>{PROSE} Paragraph {i}.</p>" for i in range(5))
+    plain = (f"<html><head><title>Harbour plan passes</title></head><body><nav><a href='/'>Home"
+             f"</a></nav><main><h1>Harbour plan passes</h1><p>12 May 2025</p>{story}</main>"
+             "<footer><p>© 2025 The Town Crier.</p></footer></body></html>")
+    full_body = "\n\n".join(f"{PROSE} Paragraph {i}. And more." for i in range(5))
+    with_json_ld = plain.replace("</head>", "<script type='application/ld+json'>" + json.dumps(
+        {"@type": "NewsArticle", "headline": "Harbour plan passes", "articleBody": full_body})
+        + "</script></head>")
+    shipped = default_model()
+    keeps_nothing = BodyModel(shipped.ensemble, 1.5)
+    seen = set()
+    for page in (plain, with_json_ld):
+        for model in (shipped, keeps_nothing):
+            data = extractdata.cut_page("k", "example.com", page, URL, "")
+            article = extract_article(page, URL, model=model)
+            seen.add(article.extractor)
+            assert extractcv.held_out_body(data, model) == article.body
+    assert seen == {"generic", "json-ld", "fallback"}
 
 
 def test_bench_extract_needs_a_directory_or_cv() -> None:

@@ -24,8 +24,9 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from archiver.encoding import decode_html
 from archiver.errors import ExtractError
+from archiver.extract.assemble import BodyEvidence, assemble_body, drop_title
 from archiver.extract.blocks import Block, PageContext, is_boilerplate, page_blocks
-from archiver.extract.body import node_paragraphs, text_paragraphs, words
+from archiver.extract.body import node_paragraphs, text_paragraphs
 from archiver.extract.chrome import (
     ChromeRules,
     find_main,
@@ -37,10 +38,10 @@ from archiver.extract.chrome import _remove as remove_nodes  # outermost first, 
 from archiver.extract.classify import BodyModel, default_model
 from archiver.extract.guard import MAX_DEPTH, too_deep
 from archiver.extract.metadata import PageMeta, read_metadata
-from archiver.extract.patterns import CHROME_PHRASE, SHORT_BLOCK
+from archiver.extract.patterns import SHORT_BLOCK
 from archiver.extract.related import RelatedBlocks, RelatedRules, find_related
 from archiver.extract.split import join_split_body
-from archiver.extract.text import absolute_url, clean_authors, is_date_text, iso_date, squash
+from archiver.extract.text import absolute_url, clean_authors, iso_date, squash
 from archiver.models import Article
 
 if TYPE_CHECKING:
@@ -175,35 +176,6 @@ def _markup_date(tree: LexborHTMLParser, attr: str) -> str | None:
     return None
 
 
-def _drop_title(paragraphs: list[str], title: str) -> list[str]:
-    """Remove the title (and chrome-phrase lines) from the top of a body."""
-    key = squash(title).lower()
-    out = _drop_dates(paragraphs)
-    while out and (out[0].lower() == key or (len(out[0]) <= SHORT_BLOCK and
-                                                 CHROME_PHRASE.fullmatch(out[0]))):
-        out.pop(0)
-    return out
-
-
-def _drop_dates(paragraphs: list[str]) -> list[str]:
-    """Remove lines that are only a date (a dateline left from the article header)."""
-    return [p for p in paragraphs if not is_date_text(p)]
-
-
-def _is_complete(candidate: list[str], reference: list[str]) -> bool:
-    """Whether JSON-LD text holds (nearly) all of what the page shows as its body."""
-    cand, ref = words(candidate), words(reference)
-    if not cand:
-        return False
-    if not ref:
-        return len(cand) >= 50
-    if len(cand) < 0.9 * len(ref):
-        return False
-    seen = set(cand)
-    covered = sum(1 for w in ref if w in seen)
-    return covered >= 0.95 * len(ref)
-
-
 @dataclass
 class _Page:
     """A parsed page and what the body layers need from it."""
@@ -320,11 +292,12 @@ def extract_article(
 
 
 def article_blocks(content: bytes | str, url: str, *, charset: str | None = None,
-                   rules: SiteRules | None = None) -> list[Block]:
-    """The blocks (with features) that the generic layer classifies on this page; the
-    training benchmarks label these."""
+                   rules: SiteRules | None = None) -> tuple[list[Block], BodyEvidence]:
+    """The blocks (with features) that the generic layer classifies on this page, and the
+    rest of what it assembles the body from; the training benchmarks label and replay these."""
     page, _ = _read_page(content, url, charset, rules)
-    return _blocks(page)
+    blocks = _blocks(page)
+    return blocks, _evidence(page)
 
 
 def _rule_body(page: _Page) -> tuple[list[str], str]:
@@ -338,7 +311,7 @@ def _rule_body(page: _Page) -> tuple[list[str], str]:
         heading = tree.create_node("h1")
         heading.insert_child(title)
         main.insert_before(heading)
-    paragraphs = _drop_title(node_paragraphs(page.rule_body), title)
+    paragraphs = drop_title(node_paragraphs(page.rule_body), title)
     return paragraphs, "site-rules"
 
 
@@ -372,22 +345,15 @@ def _blocks(page: _Page) -> list[Block]:
     return blocks
 
 
+def _evidence(page: _Page) -> BodyEvidence:
+    structured = text_paragraphs(page.meta.article_body) if page.meta.article_body else []
+    main = page.main
+    return BodyEvidence(page.title, drop_title(structured, page.title),
+                        (lambda: node_paragraphs(main)) if main is not None else list)
+
+
 def _generic_body(page: _Page, model: BodyModel) -> tuple[list[str], str]:
-    """The blocks the classifier keeps; JSON-LD articleBody instead where it is complete;
-    a walk of the main node where the classifier keeps nothing."""
+    """The blocks the classifier keeps (`assemble.assemble_body` says what else may win)."""
     blocks = _blocks(page)
-    kept = list(dict.fromkeys(  # a line the page repeats is kept once
-        b.text for b, keep in zip(blocks, model.keep(blocks))
-        if keep and not is_boilerplate(b)))
-    generic = _drop_title(kept, page.title)
-    if page.meta.article_body:
-        structured = _drop_title(text_paragraphs(page.meta.article_body), page.title)
-        if _is_complete(structured, generic):
-            return structured, "json-ld"
-    if generic:
-        return generic, "generic"
-    if page.main is not None:
-        paragraphs = _drop_title(node_paragraphs(page.main), page.title)
-        if paragraphs:
-            return paragraphs, "fallback"
-    return [], ""
+    keep = [k and not is_boilerplate(b) for b, k in zip(blocks, model.keep(blocks))]
+    return assemble_body([b.text for b in blocks], keep, _evidence(page))
