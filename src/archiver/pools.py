@@ -60,12 +60,12 @@ async def started_pool(
 
 def forkserver_context() -> Any:
     """Where worker processes start: forked from a server that has imported the extraction stack
-    once (`archiver.jobs`; trafilatura and readability load lazily, so each worker would import
-    them on its first page), or spawned where there is no forkserver."""
+    once (`archiver.jobs`; trafilatura loads lazily, so each worker would import it on its
+    first page), or spawned where there is no forkserver."""
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["archiver.jobs", "trafilatura", "readability"])
+        ctx.set_forkserver_preload(["archiver.jobs", "trafilatura"])
     return ctx
 
 
