@@ -11,7 +11,8 @@ import pytest
 from archiver.encoding import decode_html
 from archiver.errors import ExtractError
 from archiver.extract import EXTRACTOR_VERSION, extract_article
-from archiver.extract.text import clean_authors, iso_date
+from archiver.extract.authors import clean_authors
+from archiver.extract.dates import machine_date
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 CASES = sorted(p for p in PAGES.glob("*.html") if p.with_suffix(".expected.json").exists())
@@ -189,7 +190,7 @@ def test_authors_cleanup(raw: list[str], names: tuple[str, ...]) -> None:
     ("", None),
 ])
 def test_dates_normalised(raw: str, iso: str | None) -> None:
-    assert iso_date(raw) == iso
+    assert machine_date(raw) == iso
 
 
 # --- related links ----------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""Score extracted metadata (title, authors, publication date) against a benchmark's ground truth.
+
+The rules are those of the WCXB development set's README:
+
+- title: equal after case-folding and squashing punctuation (runs of non-word characters);
+- author: every named author of the truth is found among the extracted names (credentials
+  such as "Ph.D." or "MS, RD" after a name are not names);
+- date: the same calendar day (the extracted date as the page states it, offset ignored).
+
+A field is scored only on pages whose truth states it; a page that failed scores as nothing found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+FIELDS = ("title", "author", "date")
+
+_PUNCT = re.compile(r"[\W_]+")
+_NAME_SPLIT = re.compile(r"\s*(?:,|;|\||&|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
+# Post-nominal letters and other credentials written after a name ("Dylan Bailey, MS, RD").
+_CREDENTIAL = re.compile(
+    r"(?:[A-Z]{2,6}|Ph\.?\s?D\.?|M\.?D\.?|Jr\.?|Sr\.?|[A-Z][a-z]?\.[A-Z]\.?|[A-Z-]+\s*\d+|"
+    r"[A-Z]{1,4}[a-z]?[A-Z]{1,4})",
+)
+
+
+@dataclass(frozen=True)
+class MetaTruth:
+    """One page's true metadata; None where the page states none."""
+
+    title: str | None = None
+    author: str | None = None
+    date: str | None = None  # YYYY-MM-DD
+
+    def value(self, name: str) -> str | None:
+        return {"title": self.title, "author": self.author, "date": self.date}[name]
+
+
+@dataclass(frozen=True)
+class MetaGuess:
+    """What an extractor found on one page."""
+
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    date: str | None = None  # ISO 8601 date or datetime
+
+
+def normal(text: str) -> str:
+    """Case-folded, punctuation squashed to single spaces."""
+    return _PUNCT.sub(" ", text.casefold()).strip()
+
+
+def true_names(author: str) -> list[str]:
+    """The named authors in a ground-truth author string, credentials left out."""
+    names = []
+    for part in _NAME_SPLIT.split(author):
+        part = part.strip(" .")
+        if not part or _CREDENTIAL.fullmatch(part) or not re.search(r"[^\W\d_]", part):
+            continue
+        names.append(normal(part))
+    return [n for n in names if n]
+
+
+def title_matches(truth: str, guess: str | None) -> bool:
+    return bool(guess) and normal(truth) == normal(guess or "")
+
+
+def authors_match(truth: str, guess: Iterable[str]) -> bool:
+    """Every named author of `truth` is one of the `guess` names (both normalised)."""
+    found = {normal(g) for g in guess}
+    names = true_names(truth)
+    return bool(names) and all(name in found for name in names)
+
+
+def date_matches(truth: str, guess: str | None) -> bool:
+    return bool(guess) and (guess or "")[:10] == truth[:10]
+
+
+@dataclass(frozen=True)
+class MetaScore:
+    """Accuracy of one extractor on each metadata field, over the pages whose truth has it."""
+
+    name: str
+    right: Mapping[str, int]
+    scored: Mapping[str, int]
+
+    def accuracy(self, field_name: str) -> float | None:
+        n = self.scored.get(field_name, 0)
+        return self.right.get(field_name, 0) / n if n else None
+
+
+def score_meta(name: str, truths: Mapping[str, MetaTruth],
+               guesses: Mapping[str, MetaGuess]) -> MetaScore:
+    """Field accuracies of `guesses` (page id -> what was found) against `truths`."""
+    right = dict.fromkeys(FIELDS, 0)
+    scored = dict.fromkeys(FIELDS, 0)
+    for page_id, truth in truths.items():
+        guess = guesses.get(page_id, MetaGuess())
+        checks = {"title": (truth.title, lambda t: title_matches(t, guess.title)),
+                  "author": (truth.author, lambda t: authors_match(t, guess.authors)),
+                  "date": (truth.date, lambda t: date_matches(t, guess.date))}
+        for field_name, (value, check) in checks.items():
+            if value:
+                scored[field_name] += 1
+                right[field_name] += check(value)
+    return MetaScore(name, right, scored)
