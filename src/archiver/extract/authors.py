@@ -50,12 +50,20 @@ _ROLE_WORDS = frozenset("""
     intern photographer senior staff chief contributing managing associate deputy executive lead
     freelance guest editorial author professor lecturer researcher fellow partner attorney
     lawyer dietitian nutritionist physician doctor nurse engineer developer designer marketer
+    reviewer former
 """.split())
 _NOT_NAMES = frozenset("""
     share tweet email print comments comment menu home search subscribe login sign read more
     follow view all posts articles profile admin administrator guest anonymous unknown staff
-    team by the and
-""".split())
+    team by the and name undefined null none webmaster author
+""".split()) | {"sign in", "log in", "table of contents", "read more", "view all", "meet our",
+                "about the author", "more from", "contact us"}
+# A name never ends in a preposition ("Reviewed by", "Updated on") nor holds one of these.
+_DANGLING = frozenset("by on at in of for from with to via".split())
+# A template's placeholder left in the page ("page.head.extra.author", "{{ author }}").
+_IDENTIFIER = re.compile(r"^[\w-]+(?:\.[\w-]+){3,}$|\{\{|\$\{")
+# "Doe, Jane": one family name, a comma, given names (citation style), written back in order.
+_FAMILY_FIRST = re.compile(r"^([^\W\d_][\w'’-]+),\s+([^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){0,2})$")
 _AUTHOR_MARKUP = re.compile(r"author|byline|writer|contributor|creator", re.IGNORECASE)
 _AUTHOR_HREF = re.compile(r"/(?:authors?|writers?|people|staff|profiles?|contributors?|team|"
                           r"journalists?|reporters?|columnists?|autor(?:en)?|auteurs?)/",
@@ -85,7 +93,11 @@ def clean_author(name: str) -> str | None:
             words = words[:i]
             break
     text = " ".join(words).strip(" ,;|:-–—·•")
-    if not text or len(text) > 80 or not re.search(r"[^\W\d_]", text):
+    if not text or len(text) > 80 or not re.search(r"[^\W\d_]", text) or ":" in text:
+        return None
+    lowered = [w.lower() for w in text.split()]
+    if lowered[-1] in _DANGLING or lowered[0] in _DANGLING or "by" in lowered or \
+            all(w in _ROLE_WORDS for w in lowered) or _IDENTIFIER.match(text):
         return None
     if sum(ch.isdigit() for ch in text) > 2 or text.lower() in _NOT_NAMES:
         return None
@@ -100,6 +112,10 @@ def clean_authors(values: Iterable[str]) -> tuple[str, ...]:
         value = _LABEL.sub("", AUTHOR_PREFIX.sub("", squash(value)))
         if "://" in value or value.startswith("www."):
             continue
+        family_first = _FAMILY_FIRST.match(value)
+        if family_first and not {family_first.group(1).lower(),
+                                 family_first.group(2).split()[-1].lower()} & _ROLE_WORDS:
+            value = f"{family_first.group(2)} {family_first.group(1)}"
         for part in _SPLIT.split(value):
             name = clean_author(part)
             if name and name.casefold() not in seen:
@@ -163,8 +179,15 @@ def byline_names(nearby: Nearby) -> list[str]:
             found.append(follow.text)
         if found:
             return list(clean_authors(found))
-    marked = [c.text for c in chunks if _marked_as_author(c.node) and _name_like(c.text)
-              and not _LABEL.fullmatch(c.text)]
+    marked: list[str] = []
+    for i, chunk in enumerate(chunks):
+        if i and _OTHER_ROLE.search(chunks[i - 1].text) or _OTHER_ROLE.search(chunk.text):
+            if marked:
+                break  # "Reviewed by ...": the names after it are not the authors
+            continue
+        if _marked_as_author(chunk.node) and _name_like(chunk.text) and \
+                not _LABEL.fullmatch(chunk.text):
+            marked.append(chunk.text)
     return list(clean_authors(marked[:3]))
 
 

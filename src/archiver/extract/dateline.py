@@ -171,7 +171,7 @@ def choose_dates(evidence: DateEvidence) -> tuple[str | None, str | None]:
     modification date, and a stated publication date stays."""
     published, modified = evidence.published, evidence.modified
     stamps = [published, modified, *(s for _, s in evidence.times)]
-    latest = max((s[:10] for s in (published, modified) if s), default=None)
+    latest = modified[:10] if modified else None
     # A date after the page's own last change is something else (an event, an expiry).
     seen = [s for s in evidence.seen if latest is None or s.label or s.day.isoformat() <= latest]
     if seen:

@@ -28,6 +28,8 @@ _CHROME = re.compile(
     re.IGNORECASE,
 )
 _CHROME_PARENTS = frozenset({"nav", "aside", "footer"})
+_TITLED = ("h1, h2, h3, h4, [itemprop='headline'], [class*='title' i], [class*='headline' i], "
+           "[class*='heading' i]")
 MAX_HEADINGS = 12
 RESEMBLES = 0.5  # share of words an h1 must have in common with a stated title
 
@@ -94,8 +96,9 @@ def _headings(tree: LexborHTMLParser, tag: str) -> list[tuple[LexborNode, str]]:
 def find_heading(tree: LexborHTMLParser, title: str) -> LexborNode | None:
     """The element showing `title` (an h1, h2 or headline), else the h1 most like it."""
     key = title.casefold()
-    for node in tree.css("h1, h2, [itemprop='headline']")[:MAX_HEADINGS * 2]:
-        if clean_title(node.text(deep=True)).casefold() == key:
+    for node in tree.css(_TITLED)[:MAX_HEADINGS * 8]:
+        raw = node.text(deep=True)
+        if len(raw) < 2 * len(title) + 40 and clean_title(raw).casefold() == key:
             return node
     h1s = [(n, t) for n, t in _headings(tree, "h1") if not _is_chrome(n)]
     best = max(h1s, key=lambda h: _similarity(h[1], title), default=None)
