@@ -1,6 +1,10 @@
-"""Score extracted metadata (title, authors, publication date) against a benchmark's ground truth.
+"""Score what the body alone does not show: snippets, title, authors, publication date.
 
-The rules are those of the WCXB development set's README:
+Snippets (the WCXB layout's `with` / `without`): a snippet is in a text when its `\\w+` tokens,
+case-folded, appear there in a row; the pass rates are the share of `with` snippets found and
+of `without` snippets absent, over all pages' snippets.
+
+Metadata, by the rules of the WCXB development set's README:
 
 - title: equal after case-folding and squashing punctuation (runs of non-word characters);
 - author: every named author of the truth is found among the extracted names (credentials
@@ -15,8 +19,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 FIELDS = ("title", "author", "date")
+_TOKEN = re.compile(r"\w+")
 
 _PUNCT = re.compile(r"[\W_]+")
 _NAME_SPLIT = re.compile(r"\s*(?:,|;|\||&|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
@@ -107,3 +113,52 @@ def score_meta(name: str, truths: Mapping[str, MetaTruth],
                 scored[field_name] += 1
                 right[field_name] += check(value)
     return MetaScore(name, right, scored)
+
+
+class SnippetPage(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def with_snippets(self) -> tuple[str, ...]: ...
+    @property
+    def without_snippets(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class SnippetScore:
+    """How many `with` snippets an extractor's texts hold and how many `without` ones they lack."""
+
+    with_found: int
+    with_total: int
+    without_absent: int
+    without_total: int
+
+    @property
+    def with_rate(self) -> float | None:
+        return self.with_found / self.with_total if self.with_total else None
+
+    @property
+    def without_rate(self) -> float | None:
+        return self.without_absent / self.without_total if self.without_total else None
+
+
+def _token_line(text: str) -> str:
+    return " " + " ".join(_TOKEN.findall(text.casefold())) + " "
+
+
+def score_snippets(pages: Iterable[SnippetPage], predictions: Mapping[str, str]) -> SnippetScore:
+    """Snippet pass rates of `predictions` (page id -> text) over `pages`."""
+    found = total = absent = total_without = 0
+    for page in pages:
+        line = _token_line(predictions.get(page.id, ""))
+        for snippet in page.with_snippets:
+            key = _token_line(snippet)
+            if key.strip():
+                total += 1
+                found += key in line
+        for snippet in page.without_snippets:
+            key = _token_line(snippet)
+            if key.strip():
+                total_without += 1
+                absent += key not in line
+    return SnippetScore(found, total, absent, total_without)

@@ -36,6 +36,12 @@ _PUBLISHED = re.compile(
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]?([01]\d)[/-]?([0-3]\d)(?:/|[-_]|$)")
 _DATE_MARKUP = ('[class*="date" i], [class*="publish" i], [class*="posted" i], [id*="date" i], '
                 '[itemprop*="date" i], [class*="byline" i], [class*="meta" i]')
+_LABELLED = re.compile(r"\b(?:posted|published|written|created)(?:\s+on)?\b\s*:?\s*", re.IGNORECASE)
+_DATA_DATE = re.compile(r'\\?"(?:datePublished|publishDate|publishedDate|published_at|publishedAt|'
+                        r'date_published|publicationDate|publication_date)\\?"\s*:\s*\\?"'
+                        r'([0-9][0-9T:.+\-Z ]{7,34})\\?"')
+HTMLDATE = True
+MAX_LABELLED_TEXT = 200_000  # characters of a page's text searched for a labelled date
 PROSE = 200  # a text node longer than this is running text, not a dateline
 DATELINE_BEFORE = 200  # characters before / after the headline where a dateline may sit
 DATELINE_AFTER = 500
@@ -60,7 +66,7 @@ class DateEvidence:
     published: str | None = None  # structured data and meta tags
     modified: str | None = None
     url_day: date | None = None
-    marked_day: date | None = None  # a date in an element marked as one, anywhere on the page
+    page_day: date | None = None  # a date marked or labelled as one elsewhere on the page
 
 
 def _label(text: str) -> str:
@@ -102,8 +108,9 @@ def _url_day(url: str) -> date | None:
 
 
 def collect_dates(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta,
-                  url: str) -> DateEvidence:
-    """What the page says about its dates, `nearby` its headline and in data."""
+                  url: str, page: str) -> DateEvidence:
+    """What the page (`tree`, parsed from `page`) says about its dates: `nearby` its headline,
+    in data, in its URL; elsewhere on the page only when none of these does."""
     evidence = DateEvidence(published=meta.published_at, modified=meta.modified_at,
                             url_day=_url_day(url))
     if nearby is not None:
@@ -120,7 +127,7 @@ def collect_dates(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta,
                 evidence.published = stamp
                 break
     if not (evidence.published or evidence.seen or evidence.times or evidence.url_day):
-        evidence.marked_day = _marked_day(tree)
+        evidence.page_day = _marked_day(tree) or _labelled_day(tree) or _data_day(page)
     return evidence
 
 
@@ -136,6 +143,27 @@ def _marked_day(tree: LexborHTMLParser) -> date | None:
         if found and len(squash(raw)) <= PROSE // 2:
             return found[0].day
     return None
+
+
+def _labelled_day(tree: LexborHTMLParser) -> date | None:
+    """The first date the page's text labels as a publication ("Posted on April 13, 2023"),
+    wherever it is."""
+    body = tree.body
+    if body is None:
+        return None
+    text = body.text(deep=True, separator=" ")
+    for label in _LABELLED.finditer(text, 0, MAX_LABELLED_TEXT):
+        found = find_dates(text[label.end(): label.end() + 40], limit=1)
+        if found and found[0].start < 12:
+            return found[0].day
+    return None
+
+
+def _data_day(page: str) -> date | None:
+    """A publication date in data the page's scripts carry ("publishDate":"2025-05-27")."""
+    match = _DATA_DATE.search(page)
+    stamp = machine_date(match.group(1)) if match else None
+    return date.fromisoformat(stamp[:10]) if stamp else None
 
 
 def _days_of(stamp: str) -> set[str]:
@@ -190,7 +218,7 @@ def choose_dates(evidence: DateEvidence) -> tuple[str | None, str | None]:
     elif evidence.times and not any(_same_day(published, date.fromisoformat(s[:10]))
                                     for _, s in evidence.times):
         published = evidence.times[0][1]
-    fallback = evidence.url_day or evidence.marked_day
+    fallback = evidence.url_day or evidence.page_day
     if not published and fallback is not None:
         published = fallback.isoformat()
     return published, modified
@@ -212,8 +240,8 @@ def read_dates(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta, ur
                page: str) -> tuple[str | None, str | None]:
     """(published, modified) of the page, ISO 8601 (with offset where the page states one);
     `page` is its markup, for htmldate when nothing else dates it."""
-    published, modified = choose_dates(collect_dates(tree, nearby, meta, url))
-    return published or _htmldate(page, url), modified
+    published, modified = choose_dates(collect_dates(tree, nearby, meta, url, page))
+    return published or (_htmldate(page, url) if HTMLDATE else None), modified
 
 
 __all__ = ["DateEvidence", "SeenDate", "TextDate", "choose_dates", "collect_dates", "read_dates"]

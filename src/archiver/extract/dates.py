@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -85,38 +86,56 @@ def _make(year: int, month: int, day: int) -> date | None:
         return None
 
 
+_NUMERIC_PATTERNS = (_TEXT_PATTERNS[0], _TEXT_PATTERNS[3], _TEXT_PATTERNS[4])
+_WORDY_PATTERNS = (_TEXT_PATTERNS[1], _TEXT_PATTERNS[2])
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_WORDY_SPAN = 48  # characters a written-out day and month take before their year, at most
+
+
+def _matches(text: str) -> Iterator[re.Match[str]]:
+    """Every date-shaped match in `text`. Written-out dates are looked for only just before a
+    four-digit year: scanning the whole text with the month names costs ten times more."""
+    for pattern in _NUMERIC_PATTERNS:
+        yield from pattern.finditer(text)
+    done = 0
+    for year in _YEAR.finditer(text):
+        start = max(done, year.start() - _WORDY_SPAN)
+        for pattern in _WORDY_PATTERNS:
+            yield from pattern.finditer(text, start, year.end())
+        done = year.end()
+
+
 def find_dates(text: str, limit: int = 8) -> list[TextDate]:
     """Calendar days written in `text`, in the order they appear (at most `limit`)."""
     found: list[TextDate] = []
     taken: list[tuple[int, int]] = []
-    for pattern in _TEXT_PATTERNS:
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            if any(s < end and start < e for s, e in taken):
-                continue
-            parts = match.groupdict()
-            year = int(parts["year"])
-            if year < 100:
-                year += 2000
-            other = None
-            if parts.get("a") is not None:
-                a, b = int(parts["a"]), int(parts["b"])
-                # A slash date is month first (08/14/2025) unless its first number cannot be a
-                # month; dotted and dashed ones are day first (14.08.2025).
-                month_first = parts["sep"] == "/" and a <= 12
-                day = _make(year, a, b) if month_first else _make(year, b, a)
-                swapped = _make(year, b, a) if month_first else _make(year, a, b)
-                if day is None:
-                    day, swapped = swapped, None
-                other = swapped if swapped != day else None
-            else:
-                token = parts["month"].lower().rstrip(".")
-                month = int(token) if token.isdigit() else MONTHS.get(token, 0)
-                day = _make(year, month, int(parts["day"]))
+    for match in _matches(text):
+        start, end = match.span()
+        if any(s < end and start < e for s, e in taken):
+            continue
+        parts = match.groupdict()
+        year = int(parts["year"])
+        if year < 100:
+            year += 2000
+        other = None
+        if parts.get("a") is not None:
+            a, b = int(parts["a"]), int(parts["b"])
+            # A slash date is month first (08/14/2025) unless its first number cannot be a
+            # month; dotted and dashed ones are day first (14.08.2025).
+            month_first = parts["sep"] == "/" and a <= 12
+            day = _make(year, a, b) if month_first else _make(year, b, a)
+            swapped = _make(year, b, a) if month_first else _make(year, a, b)
             if day is None:
-                continue
-            taken.append((start, end))
-            found.append(TextDate(day, start, end, other))
+                day, swapped = swapped, None
+            other = swapped if swapped != day else None
+        else:
+            token = parts["month"].lower().rstrip(".")
+            month = int(token) if token.isdigit() else MONTHS.get(token, 0)
+            day = _make(year, month, int(parts["day"]))
+        if day is None:
+            continue
+        taken.append((start, end))
+        found.append(TextDate(day, start, end, other))
     found.sort(key=lambda d: d.start)
     return found[:limit]
 

@@ -224,10 +224,12 @@ def read_metadata(tree: LexborHTMLParser, url: str) -> PageMeta:
         "datepublished", "pubdate", "publishdate", "publish-date", "publish_date", "date",
         "dc.date", "dc.date.issued", "dc.date.created", "dcterms.created", "dcterms.issued",
         "dcterms.date", "sailthru.date", "parsely-pub-date", "article.published",
-        "og:published_time", "citation_publication_date", "citation_date", "datecreated"))
+        "og:published_time", "citation_publication_date", "citation_date", "datecreated",
+        "published-date", "publication-date", "date-published", "article:published_date"))
     meta.modified_at = meta.modified_at or machine_date(first(
         "article:modified_time", "og:updated_time", "datemodified", "dcterms.modified",
-        "last-modified", "article.updated", "dc.date.modified"))
+        "last-modified", "article.updated", "dc.date.modified", "modified-date",
+        "date-modified"))
     meta.site_name = first("og:site_name") or meta.site_name or first("application-name")
     meta.section = first("article:section") or meta.section or first("parsely-section")
     meta.tags = props.get("article:tag") or meta.tags or _keywords(first("news_keywords"))
