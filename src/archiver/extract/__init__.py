@@ -30,7 +30,7 @@ from archiver.extract.body import (
     words,
 )
 from archiver.extract.chrome import ChromeRules, find_main, strip_chrome
-from archiver.extract.guard import MAX_DEPTH, too_deep
+from archiver.extract.guard import MAX_DEPTH, bounded, too_deep
 from archiver.extract.authors import clean_authors, read_authors
 from archiver.extract.dateline import read_dates
 from archiver.extract.dates import machine_date
@@ -153,6 +153,7 @@ def extract_article(
     text = decode_html(content, charset)
     if not text.strip():
         raise ExtractError(url, "empty page")
+    text = bounded(text)
     if too_deep(text):
         raise ExtractError(
             url, f"markup nests elements over {MAX_DEPTH} levels deep; not parsed (hostile or broken page)"

@@ -88,7 +88,7 @@ def _make(year: int, month: int, day: int) -> date | None:
 
 _NUMERIC_PATTERNS = (_TEXT_PATTERNS[0], _TEXT_PATTERNS[3], _TEXT_PATTERNS[4])
 _WORDY_PATTERNS = (_TEXT_PATTERNS[1], _TEXT_PATTERNS[2])
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_A_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _WORDY_SPAN = 48  # characters a written-out day and month take before their year, at most
 
 
@@ -98,7 +98,7 @@ def _matches(text: str) -> Iterator[re.Match[str]]:
     for pattern in _NUMERIC_PATTERNS:
         yield from pattern.finditer(text)
     done = 0
-    for year in _YEAR.finditer(text):
+    for year in _A_YEAR.finditer(text):
         start = max(done, year.start() - _WORDY_SPAN)
         for pattern in _WORDY_PATTERNS:
             yield from pattern.finditer(text, start, year.end())

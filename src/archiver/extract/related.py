@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -29,6 +30,7 @@ from archiver.extract.text import absolute_url, is_date_text, same_page, squash
 from archiver.models import RelatedLink
 
 _HEADING_TAGS = "h1, h2, h3, h4, h5, h6, [role=heading], strong, b, p, span, div, legend, caption"
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _MAX_CLIMB = 6
 _CARD_TEXT = 600  # characters of text one related card may hold, on average
 
@@ -94,15 +96,23 @@ def is_article_url(url: str, page_url: str) -> bool:
     )
 
 
+@lru_cache(maxsize=65536)
+def _article_url(page_url: str, href: str | None) -> str | None:
+    """The absolute URL of a link to an article, None for any other link (cached: the same
+    links are judged again for each block and heading that holds them)."""
+    url = absolute_url(page_url, href)
+    return url.split("#", 1)[0] if url is not None and is_article_url(url, page_url) else None
+
+
 def _article_links(block: LexborNode, page_url: str) -> dict[str, list[LexborNode]]:
     links: dict[str, list[LexborNode]] = {}
     for link in block.css("a[href]"):
-        url = absolute_url(page_url, link.attributes.get("href"))
-        if url is None or not is_article_url(url, page_url):
+        url = _article_url(page_url, link.attributes.get("href"))
+        if url is None:
             continue
         if _in_excluded_region(link, block):
             continue
-        links.setdefault(url.split("#", 1)[0], []).append(link)
+        links.setdefault(url, []).append(link)
     return links
 
 
@@ -146,12 +156,18 @@ def _card_title(links: list[LexborNode], card: LexborNode, rules: RelatedRules |
     return ""
 
 
+def _summary_text(text: str, title: str) -> bool:
+    """Whether a block of text can be a card's summary (not its title, a date, or chrome)."""
+    if len(text) < 25 or text == title or (title in text and len(text) < len(title) + 15):
+        return False
+    return not (CHROME_PHRASE.fullmatch(text) or is_date_text(text))
+
+
 def _card_summary(card: LexborNode, title: str, rules: RelatedRules | None) -> str | None:
     if rules is not None and rules.summary:
         node = card.css_first(rules.summary)
         text = squash(node.text(deep=True)) if node is not None else ""
         return text or None
-    candidates: list[str] = []
     for node in card.css("[class]"):
         if SUMMARY_MARKUP.search(_classes(node)):
             text = squash(node.text(deep=True))
@@ -163,27 +179,78 @@ def _card_summary(card: LexborNode, title: str, rules: RelatedRules | None) -> s
         if node.css_first("a[href]") is not None and node.tag != "p":
             continue
         text = squash(node.text(deep=True))
-        if len(text) < 25 or text == title or title in text and len(text) < len(title) + 15:
-            continue
-        if CHROME_PHRASE.fullmatch(text) or is_date_text(text):
-            continue
-        candidates.append(text)
-    return candidates[0] if candidates else None
+        if _summary_text(text, title):
+            return text
+    return _loose_text(card, title)
 
 
-def _card_for(link: LexborNode, url: str, block: LexborNode, page_url: str) -> LexborNode:
-    """The widest ancestor of `link` inside `block` that links to no other article."""
-    card = link
-    while True:
+def _loose_text(card: LexborNode, title: str) -> str | None:
+    """A summary written as bare text beside the card's link (`<li><a>Title</a><br>Summary</li>`):
+    the card's text without its links' text."""
+    text = squash(card.text(deep=True))
+    if len(text) > 4 * _CARD_TEXT:
+        return None
+    for link in card.css("a"):
+        linked = squash(link.text(deep=True))
+        if linked:
+            text = text.replace(linked, " ", 1)
+    text = squash(text).strip(" -–—|·•:")
+    return text if _summary_text(text, title) else None
+
+
+def _summary_after(card: LexborNode, title: str, starts: frozenset[int]) -> str | None:
+    """A summary that follows its card instead of sitting in it, up to the next card
+    (`<h4><a>Title</a></h4><p>Summary</p><h4>...`); `starts` are the mem_ids of the block's
+    article links, each of which starts a card."""
+    sibling = card.next
+    for _ in range(4):
+        if sibling is None:
+            return None
+        if sibling.is_element_node:
+            if sibling.tag in _HEADINGS or sibling.mem_id in starts or any(
+                    a.mem_id in starts for a in sibling.css("a[href]")):
+                return None
+            raw = sibling.text(deep=True)
+            text = squash(raw) if len(raw) <= 2 * _CARD_TEXT else ""
+        else:
+            text = squash(sibling.text_content) if sibling.is_text_node else ""
+        if _summary_text(text, title):
+            return text
+        sibling = sibling.next
+    return None
+
+
+def _cards(block: LexborNode, found: dict[str, list[LexborNode]]) -> dict[str, LexborNode]:
+    """For each article URL of a block, its card: the widest ancestor of its first link inside
+    the block that links to no other article. Each ancestor learns the URLs under it once,
+    walking up from the links, so the cost is linear in the block's links."""
+    under: dict[int, str | None] = {}  # mem_id -> the one URL under it, None: several
+    for url, links in found.items():
+        for link in links:
+            node = link.parent
+            while node is not None and node.mem_id != block.mem_id:
+                if node.mem_id not in under:
+                    under[node.mem_id] = url
+                elif under[node.mem_id] == url:
+                    break  # a link to the same article already climbed from here
+                else:
+                    # Several articles meet here: every ancestor above is mixed as well.
+                    while node is not None and node.mem_id != block.mem_id and \
+                            under.get(node.mem_id, "") is not None:
+                        under[node.mem_id] = None
+                        node = node.parent
+                    break
+                node = node.parent
+    cards: dict[str, LexborNode] = {}
+    for url, links in found.items():
+        card = links[0]
         parent = card.parent
-        if parent is None or parent.mem_id == block.mem_id:
-            return card
-        others = {
-            u for u in _article_links(parent, page_url) if u != url
-        }
-        if others:
-            return card
-        card = parent
+        while parent is not None and parent.mem_id != block.mem_id and \
+                under.get(parent.mem_id) == url:
+            card = parent
+            parent = card.parent
+        cards[url] = card
+    return cards
 
 
 def read_cards(block: LexborNode, page_url: str, rules: RelatedRules | None = None
@@ -207,12 +274,17 @@ def read_cards(block: LexborNode, page_url: str, rules: RelatedRules | None = No
                 out.append(RelatedLink(title, url, _card_summary(card, title, rules)))
         return out
     found = _article_links(block, page_url)
+    cards = {url: block for url in found} if len(found) == 1 else _cards(block, found)
+    starts = frozenset(link.mem_id for links in found.values() for link in links)
     for url, links in found.items():
-        card = block if len(found) == 1 else _card_for(links[0], url, block, page_url)
+        card = cards[url]
         title = _card_title(links, card, rules)
         if not title:
             continue
-        out.append(RelatedLink(title, url, _card_summary(card, title, rules)))
+        summary = _card_summary(card, title, rules)
+        if summary is None and card.mem_id != block.mem_id:
+            summary = _summary_after(card, title, starts)
+        out.append(RelatedLink(title, url, summary))
     return out
 
 
@@ -245,6 +317,15 @@ def _card_sized(block: LexborNode, cards: int) -> bool:
     return len(block.text(deep=True)) <= max(1500, _CARD_TEXT * cards)
 
 
+def _inside_block(node: LexborNode, block_ids: set[int]) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.mem_id in block_ids:
+            return True
+        parent = parent.parent
+    return False
+
+
 def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
     parent: LexborNode | None = node
     while parent is not None:
@@ -254,12 +335,17 @@ def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
     return False
 
 
+def _section_heading(node: LexborNode, page_url: str) -> bool:
+    """A heading that starts another section (one that links to an article is a card's title)."""
+    return node.tag in _HEADINGS and not _article_links(node, page_url)
+
+
 def _siblings_block(heading: LexborNode, page_url: str) -> LexborNode | None:
     """The first following sibling (before the next heading) holding >= 2 article links."""
     sibling = heading.next
     while sibling is not None:
         if sibling.is_element_node:
-            if sibling.tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            if _section_heading(sibling, page_url):
                 return None
             if len(_article_links(sibling, page_url)) >= 2:
                 return sibling
@@ -267,18 +353,37 @@ def _siblings_block(heading: LexborNode, page_url: str) -> LexborNode | None:
     return None
 
 
-def following_cards(heading: LexborNode, page_url: str) -> list[LexborNode]:
-    """Sibling elements after a heading, up to the next heading or non-card element."""
-    cards: list[LexborNode] = []
+MAX_BETWEEN_CARDS = 2  # elements without an article link (a summary, a date) between two cards
+
+
+def following_cards(heading: LexborNode, page_url: str) -> list[list[LexborNode]]:
+    """The cards that follow a heading as its siblings, up to the next section heading or
+    anything else: each card is an element with an article link (all of one tag) and the
+    elements after it that have none (its summary, its date), up to the next card."""
+    cards: list[list[LexborNode]] = []
+    between: list[LexborNode] = []
     sibling = heading.next
     while sibling is not None:
         if sibling.is_element_node:
-            if sibling.tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            if _article_links(sibling, page_url):
+                if cards and sibling.tag != cards[0][0].tag:
+                    break  # cards are alike; a link in another shape is the text going on
+                if cards:
+                    cards[-1].extend(between)
+                between = []
+                cards.append([sibling])
+            elif sibling.tag in _HEADINGS or not cards or len(between) >= MAX_BETWEEN_CARDS \
+                    or len(sibling.text(deep=True)) > _CARD_TEXT:
                 break
-            if not _article_links(sibling, page_url):
-                break
-            cards.append(sibling)
+            else:
+                between.append(sibling)
         sibling = sibling.next
+    # What follows the last card is its own only as far as every card before it had the same.
+    shapes = {tuple(n.tag for n in card[1:]) for card in cards[:-1]}
+    if len(shapes) == 1:
+        shape = shapes.pop()
+        if shape and tuple(n.tag for n in between[:len(shape)]) == shape:
+            cards[-1].extend(between[:len(shape)])
     return cards
 
 
@@ -298,7 +403,7 @@ def find_related(
 ) -> RelatedBlocks:
     """Related article links of a page, and the block nodes that hold them."""
     blocks: list[LexborNode] = []
-    groups: list[list[LexborNode]] = []  # card lists that follow a heading, with no wrapper
+    groups: list[list[list[LexborNode]]] = []  # cards that follow a heading, with no wrapper
     headings: list[LexborNode] = []
     if rules is not None and rules.block:
         blocks.extend(tree.css(rules.block))
@@ -329,12 +434,14 @@ def find_related(
                 headings.append(node)
                 groups.append(cards)
     # Outermost blocks only, each read once.
+    block_ids = {block.mem_id for block in blocks}
     unique: list[LexborNode] = []
+    read: set[int] = set()
     for block in blocks:
-        if any(_contains(other, block) for other in blocks if other.mem_id != block.mem_id):
+        if block.mem_id in read or _inside_block(block, block_ids):
             continue
-        if block.mem_id not in {b.mem_id for b in unique}:
-            unique.append(block)
+        read.add(block.mem_id)
+        unique.append(block)
     links: list[RelatedLink] = []
     seen: set[str] = set()
     nodes: list[LexborNode] = list(unique) + headings
@@ -344,10 +451,15 @@ def find_related(
                 seen.add(link.url)
                 links.append(link)
     for cards in groups:
-        nodes.extend(cards)
         for card in cards:
-            for link in read_cards(card, page_url, rules):
-                if link.url not in seen:
-                    seen.add(link.url)
-                    links.append(link)
+            nodes.extend(card)
+            for link in read_cards(card[0], page_url, rules):
+                if link.url in seen:
+                    continue
+                seen.add(link.url)
+                if link.summary is None:
+                    texts = (squash(n.text(deep=True)) for n in card[1:])
+                    link = RelatedLink(link.title, link.url,
+                                       next((t for t in texts if _summary_text(t, link.title)), None))
+                links.append(link)
     return RelatedBlocks(links, nodes)
