@@ -28,6 +28,7 @@ from archiver.store.archive import (
     store_result,
     transaction,
     upgrade_archive,
+    utc_form,
 )
 from archiver.store.schema import MIGRATIONS, applied_migrations, migrate
 
@@ -58,4 +59,5 @@ __all__ = [
     "store_result",
     "transaction",
     "upgrade_archive",
+    "utc_form",
 ]

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -402,6 +403,20 @@ def _insert_page(conn: sqlite3.Connection, fetched: Fetched, packed: PackedBody 
     return int(cur.lastrowid or 0)
 
 
+def utc_form(stamp: str | None) -> str | None:
+    """An ISO-8601 date or time as UTC, `YYYY-MM-DDTHH:MM:SSZ`, the form that sorts in time
+    order (a date, or a time without an offset, is taken as UTC); None when unreadable."""
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp[:-1] + "+00:00" if stamp[-1:] in "Zz" else stamp)
+    except ValueError:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _article_fields(article: Article, site: str, page_id: int | None) -> dict[str, Any]:
     """The `articles` columns an extraction decides (everything but identity and timestamps)."""
     return {
@@ -413,6 +428,8 @@ def _article_fields(article: Article, site: str, page_id: int | None) -> dict[st
         "authors": json.dumps(list(article.authors), ensure_ascii=False),
         "published_at": article.published_at,
         "modified_at": article.modified_at,
+        "published_utc": utc_form(article.published_at),
+        "modified_utc": utc_form(article.modified_at),
         "language": article.language,
         "site_name": article.site_name,
         "section": article.section,

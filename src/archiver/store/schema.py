@@ -231,12 +231,24 @@ ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT = """
         DROP TRIGGER IF EXISTS articles_ai;
 """
 
+# Dates as pages state them keep their offset (2025-07-10T09:15:00+03:00), so they do not sort
+# in time order as text; beside each, the same moment in UTC (SQLite's date functions apply the
+# offset; a date or a time without one is taken as UTC), filled by archiver.store on every save.
+ARCHIVE_0005_UTC_DATES = """
+        ALTER TABLE articles ADD COLUMN published_utc TEXT;  -- YYYY-MM-DDTHH:MM:SSZ
+        ALTER TABLE articles ADD COLUMN modified_utc TEXT;
+        UPDATE articles SET published_utc = strftime('%Y-%m-%dT%H:%M:%SZ', published_at),
+                            modified_utc = strftime('%Y-%m-%dT%H:%M:%SZ', modified_at);
+        CREATE INDEX IF NOT EXISTS idx_articles_published_utc ON articles(published_utc);
+"""
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_initial", M001_INITIAL),
     ("archive_0002_page_headers", ARCHIVE_0002_PAGE_HEADERS),
     ("crawl_0001_frontier", CRAWL_0001_FRONTIER),
     ("archive_0003_body_codec", ARCHIVE_0003_BODY_CODEC),
     ("archive_0004_index_new_articles_at_commit", ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT),
+    ("archive_0005_utc_dates", ARCHIVE_0005_UTC_DATES),
 ]
 
 
