@@ -12,7 +12,6 @@ from archiver.encoding import decode_html
 from archiver.errors import ExtractError
 from archiver.extract import EXTRACTOR_VERSION, extract_article
 from archiver.extract.authors import clean_authors
-from archiver.extract.dates import machine_date
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 CASES = sorted(p for p in PAGES.glob("*.html") if p.with_suffix(".expected.json").exists())
@@ -178,19 +177,6 @@ def test_title_not_in_body_and_headings_kept() -> None:
 ])
 def test_authors_cleanup(raw: list[str], names: tuple[str, ...]) -> None:
     assert clean_authors(raw) == names
-
-
-@pytest.mark.parametrize(("raw", "iso"), [
-    ("2025-07-10T09:15:00+03:00", "2025-07-10T09:15:00+03:00"),
-    ("2025-07-10T06:15:00Z", "2025-07-10T06:15:00+00:00"),
-    ("2025-07-10", "2025-07-10"),
-    ("2025-07-10 09:15:00+0300", "2025-07-10T09:15:00+03:00"),
-    ("Thu, 10 Jul 2025 09:15:00 +0300", "2025-07-10T09:15:00+03:00"),
-    ("not a date", None),
-    ("", None),
-])
-def test_dates_normalised(raw: str, iso: str | None) -> None:
-    assert machine_date(raw) == iso
 
 
 # --- related links ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ main content's text is kept whatever its class says (`<div class="article-body p
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -241,7 +241,7 @@ def strip_chrome(
 
     # Markup chrome goes before the phrase pass, which then walks a smaller tree.
     early = {k: n for k, n in doomed.items() if k not in late}
-    doomed = {k: n for k, n in late.items() if not _inside_any(n, early)}
+    doomed = {k: n for k, n in late.items() if not inside_any(n, early)}
     _remove(early)
     # The tree does not change until the phrase pass ends: each parent's text is read once,
     # however many short children climb to it (20,000 "Share" links in one bar).
@@ -389,10 +389,11 @@ def _widest_same_text(node: LexborNode, text: str, protected: set[int],
         node = parent
 
 
-def _inside_any(node: LexborNode, nodes: dict[int, LexborNode]) -> bool:
+def inside_any(node: LexborNode, ids: Container[int]) -> bool:
+    """Whether an ancestor of `node` is one of the nodes whose mem_ids are `ids`."""
     parent = node.parent
     while parent is not None:
-        if parent.mem_id in nodes:
+        if parent.mem_id in ids:
             return True
         parent = parent.parent
     return False

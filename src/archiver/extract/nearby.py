@@ -69,6 +69,15 @@ def _next_after(node: LexborNode) -> LexborNode | None:
     return None
 
 
+def _take(node: LexborNode, out: list[LexborNode]) -> int:
+    """Keep a text node that holds text; the characters it adds to the walk."""
+    text = squash(node.text_content)
+    if not text:
+        return 0
+    out.append(node)
+    return len(text) + 1
+
+
 def _forward(start: LexborNode, limit: int) -> list[LexborNode]:
     """Text nodes and <time> elements after `start`'s subtree, in document order."""
     out: list[LexborNode] = []
@@ -77,10 +86,7 @@ def _forward(start: LexborNode, limit: int) -> list[LexborNode]:
     while node is not None and size < limit and steps < MAX_STEPS:
         steps += 1
         if node.is_text_node:
-            text = squash(node.text_content)
-            if text:
-                out.append(node)
-                size += len(text) + 1
+            size += _take(node, out)
         elif node.is_element_node and not _skip(node):
             if node.tag == "time":
                 out.append(node)
@@ -110,10 +116,7 @@ def _backward(start: LexborNode, limit: int) -> list[LexborNode]:
             node = node.last_child
             steps += 1
         if node.is_text_node:
-            text = squash(node.text_content)
-            if text:
-                out.append(node)
-                size += len(text) + 1
+            size += _take(node, out)
         elif node.tag == "time":
             out.append(node)
     return out

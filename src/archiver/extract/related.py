@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from archiver.extract.chrome import inside_any
 from archiver.extract.patterns import (
     CHROME_PHRASE,
     NON_ARTICLE_PATH,
@@ -317,15 +318,6 @@ def _card_sized(block: LexborNode, cards: int) -> bool:
     return len(block.text(deep=True)) <= max(1500, _CARD_TEXT * cards)
 
 
-def _inside_block(node: LexborNode, block_ids: set[int]) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if parent.mem_id in block_ids:
-            return True
-        parent = parent.parent
-    return False
-
-
 def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
     parent: LexborNode | None = node
     while parent is not None:
@@ -438,7 +430,7 @@ def find_related(
     unique: list[LexborNode] = []
     read: set[int] = set()
     for block in blocks:
-        if block.mem_id in read or _inside_block(block, block_ids):
+        if block.mem_id in read or inside_any(block, block_ids):
             continue
         read.add(block.mem_id)
         unique.append(block)
