@@ -49,6 +49,21 @@ def sleeps() -> SleepRecorder:
 
 
 @pytest.fixture()
+def tiny_disk(tmp_path):
+    """A 2 MiB tmpfs (root only; the test is skipped elsewhere), for writes that fill the disk."""
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture()
 def run_cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Run the real `archiver` command in a subprocess; returns CompletedProcess."""
 

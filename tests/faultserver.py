@@ -25,6 +25,9 @@ Routes (all GET):
   /empty                200 text/html with an empty body
   /latin1               an article page encoded as windows-1252, declared in the header
   /set-cookie           sets a session cookie;  /needs-cookie: 403 unless that cookie is sent
+  /utf16, /utf16be      the seed page in UTF-16 (little, big endian) without a byte-order mark
+  /slow-extract/<key>   a valid article page of 100,000 small blocks (4 MB): linear work, but
+                        seconds of it, far past a test's tiny extract_timeout (`slow_page`)
 """
 
 from __future__ import annotations
@@ -41,6 +44,16 @@ from archiver.localserver import SiteHandler
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SEED = FIXTURES / "pages" / "seed-elementor.html"
+
+
+def slow_page(blocks: int = 100_000) -> bytes:
+    """An article page that is slow to extract however good the extractor: `blocks` small
+    blocks of text after the article (seconds of work at any per-node cost)."""
+    para = "<p>" + "The council met on Tuesday to discuss the harbour works and their budget. " * 6 + "</p>"
+    cards = "".join(f'<div class="c{i % 7}"><span>note {i} of the day</span></div>' for i in range(blocks))
+    return (f"<!DOCTYPE html><html><head><title>A slow page</title></head><body><article>"
+            f"<h1>A page that is slow to extract</h1>{para * 6}</article><aside>{cards}</aside>"
+            "</body></html>").encode()
 
 
 def _bomb_gzip() -> bytes:
@@ -97,6 +110,12 @@ class FaultHandler(SiteHandler):
                 self.send_body(429, b"slow down", "text/plain", head, Retry_After=when)
             else:
                 self.seed(head)
+        elif path in ("/utf16", "/utf16be"):
+            text = SEED.read_text(encoding="utf-8").replace('charset="utf-8"', "")
+            body = text.encode("utf-16-le" if path == "/utf16" else "utf-16-be")  # no BOM
+            self.send_body(200, body, "text/html", head)
+        elif path.startswith("/slow-extract/"):
+            self.send_body(200, self.cached("slow", slow_page), "text/html; charset=utf-8", head)
         elif path == "/set-cookie":
             self.send_body(200, b"<p>welcome</p>", "text/html", head, Set_Cookie="session=s3cret; Path=/")
         elif path == "/needs-cookie":

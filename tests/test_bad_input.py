@@ -35,6 +35,11 @@ def archive_with_one_article(run_cli, base_url: str, db: Path) -> bytes:
         ({}, ["stats", "--db", "absent.db"], "absent.db"),
         ({"f": "x"}, ["fetch", "--db", "f/archive.db", "http://example.com/"], "f/archive.db"),
         ({}, ["fetch", "--retries", "lots", "http://example.com/"], "lots"),
+        ({}, ["fetch", "--db", "no/such/dir/x.db", "http://example.com/"], "no/such/dir does not exist"),
+        ({}, ["crawl", "--db", "no/such/dir/x.db", "--start", "http://example.com/"], "no/such/dir does not exist"),
+        ({}, ["import", "--db", "no/such/dir/x.db", "a.warc"], "no/such/dir does not exist"),
+        ({"archiver.toml": "[archiver]\nmax_hosts = 0\n"}, ["crawl", "--start", "http://example.com/"], "max_hosts"),
+        ({"archiver.toml": "[archiver]\ndeadline = inf\n"}, ["fetch", "http://example.com/"], "deadline"),
     ],
 )
 def test_bad_input_is_one_clear_line(run_cli, tmp_path, files, args, words):
@@ -42,10 +47,13 @@ def test_bad_input_is_one_clear_line(run_cli, tmp_path, files, args, words):
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    if args[0] == "import":
+        (tmp_path / "a.warc").write_bytes(b"WARC/1.1\r\n\r\n")
     proc = run_cli(*args)
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
     assert words in proc.stderr, proc.stderr
+    assert not (tmp_path / "no").exists()  # no folders made for a mistyped --db
 
 
 @pytest.mark.parametrize("url, words", [

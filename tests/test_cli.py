@@ -78,6 +78,7 @@ def test_fetch_stores_and_a_second_fetch_keeps_one_article(run_cli, base_url, tm
 
 def test_fetch_with_db_option(run_cli, base_url, tmp_path):
     db = tmp_path / "elsewhere" / "news.db"
+    db.parent.mkdir()
     proc = run_cli("fetch", "--allow-private", "--db", str(db), f"{base_url}/pages/seed-plain.html")
     assert proc.returncode == 0, proc.stderr
     assert rows(db, "SELECT count(*) FROM articles") == [(1,)]

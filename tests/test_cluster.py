@@ -262,3 +262,80 @@ def test_dask_executor_without_workers_says_so(tmp_path):
             asyncio.run(executor.start((), Settings()))
     finally:
         stop(scheduler)
+
+
+def test_a_scheduler_port_that_accepts_but_never_answers_fails_within_the_timeout(run_cli, tmp_path):
+    """A port that accepts connections and says nothing (a wrong service, a hung scheduler) held
+    the crawl forever; a dead port left an empty archive. Both now fail after connect_timeout and
+    leave nothing on disk: no archive, no data/ folder, no lock file."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held: list[socket.socket] = []
+    stop_accepting = threading.Event()
+
+    def accept() -> None:
+        silent.settimeout(0.2)
+        while not stop_accepting.is_set():
+            try:
+                held.append(silent.accept()[0])
+            except OSError:
+                continue
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        for address in (f"tcp://127.0.0.1:{silent.getsockname()[1]}", f"tcp://127.0.0.1:{free_port()}"):
+            started = time.monotonic()
+            proc = run_cli("crawl", "--start", "http://127.0.0.1:9/feed.rss", "--cluster", address,
+                           "--log-format", "plain", env={"ARCHIVER_CONNECT_TIMEOUT": "2"}, timeout=60)
+            took = time.monotonic() - started
+            assert proc.returncode == 2, (address, proc.stderr)
+            assert f"cannot reach the Dask scheduler at {address} within 2s" in proc.stderr
+            assert "Traceback" not in proc.stderr
+            assert took < 20, took
+            assert sorted(p.name for p in tmp_path.iterdir()) == [], address
+            (tmp_path / "x.warc").write_bytes(b"WARC/1.1\r\n\r\n")
+            imported = run_cli("import", "x.warc", "--cluster", address, "--db", "a.db",
+                               env={"ARCHIVER_CONNECT_TIMEOUT": "2"}, timeout=60)
+            assert imported.returncode == 2 and "cannot reach the Dask scheduler" in imported.stderr
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["x.warc"], address
+            (tmp_path / "x.warc").unlink()
+    finally:
+        stop_accepting.set()
+        acceptor.join(timeout=5)
+        silent.close()
+        for conn in held:
+            conn.close()
+
+
+def test_losing_the_scheduler_mid_crawl_is_one_line_exit_1_and_an_honest_run_row(run_cli, tmp_path, cluster):
+    site = make_site(tmp_path / "site", 60)
+    db = tmp_path / "archive.db"
+    with serve_site(site) as server:
+        args = [sys.executable, "-m", "archiver", "crawl", "--db", str(db), "--allow-private",
+                "--host-delay", "0.1", "--cluster", cluster.address, "--log-format", "plain",
+                "--start", server.base_url + "/sitemap_index.xml"]
+        proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "ARCHIVER_CONNECT_TIMEOUT": "3"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            try:
+                with __import__("sqlite3").connect(db) as conn:
+                    if conn.execute("SELECT count(*) FROM articles").fetchone()[0] >= 3:
+                        break
+            except Exception:  # noqa: BLE001 - not created yet
+                continue
+        cluster.scheduler.kill()
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, (out, err)
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("archiver: error:")]
+    assert len(errors) == 1 and "stopped" in errors[0], err
+    assert out.startswith("crawl run 1:")  # the summary of what was kept
+    with __import__("sqlite3").connect(db) as conn:
+        status, error, new = conn.execute("SELECT status, error, new FROM crawl_runs").fetchone()
+        kept = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert status == "failed" and error
+    assert new == kept and 3 <= kept < 60

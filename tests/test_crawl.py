@@ -259,3 +259,29 @@ def test_site_files_declare_sources():
         Source("https://bare.example/", "section", "bare", True),  # + robots.txt sitemaps, feeds
     ]
     assert [s.site for s in plan_sources([declared, bare], ["bare"])] == ["bare"]
+
+
+def test_storing_a_big_sitemaps_links_grows_linearly(tmp_path, fast):
+    """The writer holds the archive's write lock while it queues a sitemap's links, so that work
+    must be linear in the links (it rebuilt a set of the batch per link: quadratic, a 50,000-URL
+    sitemap held the lock for over a minute). A complexity check, not a time limit: 8 times the
+    links may cost at most 3 times 8 the time (quadratic work costs 64 times)."""
+    import time
+
+    def seconds(n: int) -> float:
+        root = tmp_path / f"site{n}"
+        root.mkdir()
+        rows = "".join(f"<url><loc>%ORIGIN%/news/{i}-a-story-about-the-harbour-works/</loc></url>" for i in range(n))
+        (root / "big.xml").write_text(
+            f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{rows}</urlset>')
+        db = store.open_archive(tmp_path / f"a{n}.db")
+        with serve_site(root) as server:
+            started = time.monotonic()
+            report = run(db, server, ["/big.xml"], replace(fast, max_pages=1))
+            took = time.monotonic() - started
+        assert report.discovered == n
+        return took
+
+    seconds(500)  # warm up (imports, first connections)
+    small, big = seconds(2_000), seconds(16_000)
+    assert big < 3 * 8 * small, (small, big)

@@ -21,11 +21,16 @@ def rows(db: Path, sql: str, *args: object) -> list[tuple]:
         return conn.execute(sql, args).fetchall()
 
 
+def crawl_feed(run_cli, server, *args: str):  # type: ignore[no-untyped-def]
+    """`archiver crawl` of the test site's RSS feed, quickly (no delay, one extraction worker)."""
+    return run_cli(*args, "crawl", "--allow-private", "--host-delay", "0", "--workers", "1",
+                   "--start", server.base_url + "/feed.rss", "--log-format", "plain")
+
+
 def test_crawl_stores_articles_and_prints_one_summary_line(run_cli, tmp_path):
     site = make_site(tmp_path / "site", 4)
     with serve_site(site) as server:
-        proc = run_cli("crawl", "--allow-private", "--host-delay", "0", "--workers", "1",
-                       "--start", server.base_url + "/feed.rss", "--log-format", "plain")
+        proc = crawl_feed(run_cli, server)
     assert proc.returncode == 0, proc.stderr
     (summary,) = proc.stdout.strip().splitlines()
     assert summary.startswith("crawl run 1: discovered 4, fetched 5, new 4, changed 0")
@@ -52,8 +57,7 @@ def test_failed_fetches_exit_1_and_bad_input_exits_2(run_cli, tmp_path):
     site = make_site(tmp_path / "site", 3)
     with serve_site(site) as server:
         server.fail = {article_path(1): 404}
-        proc = run_cli("crawl", "--allow-private", "--host-delay", "0", "--workers", "1",
-                       "--start", server.base_url + "/feed.rss", "--log-format", "plain")
+        proc = crawl_feed(run_cli, server)
     assert proc.returncode == 1, proc.stderr
     assert "failed 1" in proc.stdout and "HTTP 404" in proc.stderr
     bad = run_cli("crawl", "--start", "ftp://example.com/feed")
@@ -64,6 +68,7 @@ def test_failed_fetches_exit_1_and_bad_input_exits_2(run_cli, tmp_path):
 
 def test_a_second_crawl_exits_at_once_while_one_holds_the_lock(run_cli, tmp_path):
     db = tmp_path / "data" / "archive.db"
+    db.parent.mkdir()
     with crawl_lock(db):
         started = time.monotonic()
         proc = run_cli("crawl", "--start", "http://127.0.0.1:9/feed", "--allow-private")
@@ -143,3 +148,66 @@ def test_crawl_every_site_file(run_cli, tmp_path):
     assert proc.returncode == 0, proc.stderr
     db = tmp_path / "data" / "archive.db"
     assert rows(db, "SELECT site, COUNT(*) FROM articles GROUP BY site") == [("gazette", 3)]
+
+
+def test_one_crawl_per_archive_whatever_path_names_it(run_cli, tmp_path):
+    """The lock follows the archive, not the path string: through a symlink (to the file or to
+    its folder) or a relative path, a second crawl finds the first one's lock."""
+    real = tmp_path / "real"
+    real.mkdir()
+    db = real / "archive.db"
+    (tmp_path / "link.db").symlink_to(db)
+    (tmp_path / "linkdir").symlink_to(real, target_is_directory=True)
+    with crawl_lock(db) as held:
+        assert held == db.with_name("archive.db.lock") and held.exists()
+        for other in ("link.db", "linkdir/archive.db", "real/../real/archive.db", str(tmp_path / "link.db")):
+            proc = run_cli("crawl", "--db", other, "--start", "http://127.0.0.1:9/feed", "--allow-private")
+            assert proc.returncode == EXIT_LOCKED, (other, proc.stderr)
+            assert "another crawl" in proc.stderr
+    assert not held.exists()  # given up cleanly: no lock file left behind
+
+
+def test_a_crawl_leaves_no_lock_file_and_a_bogus_site_leaves_no_archive(run_cli, tmp_path):
+    site = make_site(tmp_path / "site", 2)
+    with serve_site(site) as server:
+        proc = crawl_feed(run_cli, server)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "data").iterdir() if not p.name.startswith("archive.db-")) == [
+        "archive.db"]
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for args in (["crawl", "--site", "bogus"], ["crawl", "--site", "bogus", "--db", "x.db"]):
+        bogus = subprocess.run([sys.executable, "-m", "archiver", *args], cwd=fresh, capture_output=True,
+                               text=True, timeout=60, check=False)
+        assert bogus.returncode == 2 and "no site file named bogus" in bogus.stderr
+        assert list(fresh.iterdir()) == []  # no archive, no data/ folder, no lock file
+
+
+def test_a_run_whose_hosts_cannot_be_reached_exits_1(run_cli, tmp_path):
+    """Every host down (its robots.txt unreachable): nothing was fetched, and cron must see it."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = run_cli("crawl", "--allow-private", "--start", f"http://127.0.0.1:{port}/feed.rss",
+                   "--log-format", "plain", "--timeout", "2")
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "1 host(s) unreachable" in proc.stdout
+    db = tmp_path / "data" / "archive.db"
+    assert rows(db, "SELECT status, unreachable, error FROM crawl_runs") == [("failed", 1, None)]
+
+
+def test_plain_logs_carry_one_timestamp_format(run_cli, tmp_path):
+    """Progress lines and the logging module's lines (a failure's warning, -v info) alike."""
+    import re
+
+    site = make_site(tmp_path / "site", 2)
+    with serve_site(site) as server:
+        server.fail = {article_path(1): 404}
+        proc = crawl_feed(run_cli, server, "-v")
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert any(" WARNING archiver.crawl: failed " in line for line in lines)  # from logging
+    assert any(line.split(" ", 1)[1].startswith("new 200 ") for line in lines)  # from the progress
+    stamped = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")
+    assert all(stamped.match(line) for line in lines), [line for line in lines if not stamped.match(line)]

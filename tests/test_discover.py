@@ -7,6 +7,7 @@ import gzip
 import pytest
 
 from archiver.discover import (
+    MAX_ENTRIES,
     MAX_XML_BYTES,
     discover,
     inflate,
@@ -163,3 +164,51 @@ def test_broken_xml_with_nothing_readable_fails_and_with_something_left_notes():
     assert any("not well-formed XML" in note for note in found.notes)
     broken_map = b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://n.example/a/</loc>'
     assert discover(broken_map, "https://n.example/s.xml").notes
+
+
+def huge_sitemap(entries: int, tail: bytes = b"") -> bytes:
+    rows = b"".join(b"<url><loc>https://n.example/news/%07d.html</loc></url>" % i for i in range(entries))
+    return b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">' + rows + tail + b"</urlset>"
+
+
+def test_a_huge_sitemap_is_read_up_to_the_cap_and_no_further():
+    """Reading stops at the 50,000th entry: what follows is never inflated nor parsed, so a
+    bomb after it (100 MB of blanks, a few hundred KB gzipped), or a document past the 50 MiB
+    cap, is no error."""
+    bomb = b"<!--" + b" " * (100 * 1024 * 1024) + b"-->"
+    with_bomb = gzip.compress(huge_sitemap(MAX_ENTRIES + 10, tail=bomb), compresslevel=1, mtime=0)
+    with pytest.raises(TooLarge):
+        inflate(with_bomb, BASE + "/s.xml.gz")  # read whole, it passes the cap
+    found = discover(with_bomb, BASE + "/s.xml.gz")
+    assert len(found.articles) == MAX_ENTRIES
+    assert found.articles[-1].url == "https://n.example/news/%07d.html" % (MAX_ENTRIES - 1)
+    assert found.notes == (f"sitemap has more than {MAX_ENTRIES} entries; the rest were not read",)
+    past_the_cap = huge_sitemap(MAX_XML_BYTES // 40)  # about 70 MB of XML
+    assert len(past_the_cap) > MAX_XML_BYTES
+    assert len(discover(past_the_cap, BASE + "/s.xml").articles) == MAX_ENTRIES
+    with pytest.raises(TooLarge):  # a document that is all one huge entry still meets the cap
+        discover(b'<urlset><url><loc>https://n.example/' + b"a" * (MAX_XML_BYTES + 1) + b"</loc></url></urlset>",
+                 BASE + "/s.xml")
+
+
+def test_reading_a_million_entry_sitemap_keeps_memory_flat(tmp_path):
+    """Read in a process of its own, so its peak RSS is the read's: a million gzipped entries are
+    read with a peak under 150 MB (the whole document parsed at once took ~500 MB)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "sitemap.xml.gz"
+    path.write_bytes(gzip.compress(huge_sitemap(1_000_000), compresslevel=1, mtime=0))
+    script = (  # VmHWM, not ru_maxrss: Linux carries a parent's peak into ru_maxrss across exec
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from archiver.discover import discover\n"
+        "found = discover(Path(sys.argv[1]).read_bytes(), 'https://n.example/s.xml.gz')\n"
+        "peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
+        "print(len(found.articles), int(peak.split()[1]) // 1024)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
+                          timeout=120, check=True)
+    links, peak_mb = map(int, done.stdout.split())
+    assert links == MAX_ENTRIES
+    assert peak_mb < 150, f"peak RSS {peak_mb} MB"

@@ -65,7 +65,7 @@ def test_fault_has_a_clear_recorded_outcome(tmp_path, base_url, settings, sleeps
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
-@pytest.mark.parametrize("route", ["/nul-bytes", "/invalid-utf8", "/latin1"])
+@pytest.mark.parametrize("route", ["/nul-bytes", "/invalid-utf8", "/latin1", "/utf16", "/utf16be"])
 def test_damaged_text_still_extracts(base_url, settings, sleeps, route):
     result = run(f"{base_url}{route}", settings, sleeps)
     assert result.failure is None, result.failure
@@ -114,3 +114,16 @@ def test_declared_utf8_with_a_few_bad_bytes_stays_utf8():
     latin = ("<p>Ça coûte très cher à Genève, déjà l’été.</p>" * 40).encode("cp1252")
     detected = decode_html(latin, "utf-8")
     assert "\ufffd" not in detected and detected.startswith("<p>Ça co")
+
+
+def test_utf16_and_utf32_without_a_byte_order_mark_are_told_from_their_nul_bytes():
+    from archiver.encoding import decode_html, sniff_wide
+
+    page = "<html><head><title>Café</title></head><body><p>Minister’s visit</p></body></html>" * 20
+    for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        raw = page.encode(encoding)
+        assert sniff_wide(raw) == encoding
+        assert decode_html(raw, None) == page
+        assert decode_html(raw, "utf-8") == page  # a wrong label loses to the bytes themselves
+    assert sniff_wide(page.encode("utf-8")) is None
+    assert sniff_wide(page.encode("utf-8").replace(b"<p>", b"<p>\0\0", 20)) is None  # stray NULs

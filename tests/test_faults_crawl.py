@@ -263,3 +263,30 @@ def test_sitemap_index_pointing_at_itself_ends(tmp_path: Path, fast: Settings) -
         reads = [p for p in server.log.paths() if p == "/sitemaps/self.xml"]
     assert len(reads) == 1
     assert report.failed == 0
+
+
+def test_a_crawl_that_fills_the_disk_is_failed_with_the_reason_and_counts_what_it_kept(
+        tiny_disk: Path, tmp_path: Path, fast: Settings) -> None:
+    import random
+
+    import pytest as _pytest
+
+    from archiver.errors import CrawlFailed
+    from crawlsite import article_html, article_path, make_site, serve_site
+
+    site = make_site(tmp_path / "site", 40)
+    rng = random.Random(3)
+    for i in range(40):  # each page ~100 KB of words nothing compresses: the 2 MiB disk fills
+        extra = "<p>" + " ".join(f"w{rng.getrandbits(48):x}" for _ in range(7000)) + "</p>"
+        (site / article_path(i).strip("/") / "index.html").write_text(article_html(i, extra))
+    db = store.open_archive(tiny_disk / "archive.db")
+    with serve_site(site) as server:
+        with _pytest.raises(CrawlFailed, match="full") as info:
+            crawl(db, [Source(server.base_url + "/sitemap_index.xml", "start")],
+                  replace(fast, allow_private=True, allow_networks=()), pool=inline_pool)
+    report = info.value.report
+    kept = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    status, error, new, stop = db.execute("SELECT status, error, new, stop_reason FROM crawl_runs").fetchone()
+    assert status == "failed" and "full" in error and stop == "error"
+    assert 0 < kept < 40 and new == kept == report.new  # what was committed, not what was attempted
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

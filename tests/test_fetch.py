@@ -283,3 +283,42 @@ def test_cookies_a_site_sets_are_sent_back_on_its_next_requests(base_url, settin
             return await fetch(client, base_url + "/needs-cookie", settings)
 
     assert asyncio.run(run()).status == 200
+
+
+def get_until(url: str, settings: Settings, sleeps, until: float):  # type: ignore[no-untyped-def]
+    async def run():  # type: ignore[no-untyped-def]
+        async with make_client(settings) as client:
+            return await fetch(client, url, settings, sleep=sleeps, until=until)
+
+    return asyncio.run(run())
+
+
+def test_an_attempt_cut_off_by_the_deadline_is_not_retried(base_url, settings, sleeps, server):
+    before = server.log.paths().count("/slow-drip")
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="1s deadline") as info:
+        get(f"{base_url}/slow-drip", replace(settings, deadline=1.0, retries=3), sleeps)
+    assert time.monotonic() - started < 5
+    assert info.value.attempts == 1 and sleeps.waits == []
+    assert server.log.paths().count("/slow-drip") - before == 1
+
+
+def test_the_url_budget_bounds_every_attempt_and_wait_together(base_url, settings, sleeps):
+    # a drip that a 60 s deadline would allow is cut off when the URL's 1.5 s budget is spent
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="budget"):
+        get(f"{base_url}/slow-drip", replace(settings, deadline=60.0, url_budget=1.5), sleeps)
+    assert time.monotonic() - started < 5
+    # a wait that would spend the budget is not made: the 429's 7 s Retry-After, in a 5 s budget
+    with pytest.raises(HTTPStatusError, match="budget is spent") as info:
+        get(f"{base_url}/ratelimited/budget", replace(settings, url_budget=5.0), sleeps)
+    assert info.value.status == 429 and info.value.attempts == 1 and sleeps.waits == []
+    assert "budget is spent" in info.value.reason  # what the crawl records in `fetches`
+
+
+def test_no_retry_starts_after_the_callers_time_is_up(base_url, settings, sleeps):
+    with pytest.raises(HTTPStatusError, match="time is up") as info:
+        get_until(f"{base_url}/always-503", settings, sleeps, until=time.monotonic())
+    assert info.value.attempts == 1 and sleeps.waits == []
+    fetched = get_until(f"{base_url}/flaky/until", settings, sleeps, until=time.monotonic() + 60)
+    assert fetched.attempts == 3  # retries within the time left are made as before

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import archiver.pipeline
-import archiver.reextract
+import archiver.executor  # its extract_fetched is what the extraction workers (forked from here) run
 from archiver import store
 from archiver.errors import ConfigError, ExtractError
 from archiver.pipeline import archive_urls
@@ -55,7 +54,7 @@ def test_reextraction_fills_the_utc_dates_of_articles_stored_without_them(archiv
 
 
 def test_a_changed_result_becomes_a_version_once(archive, monkeypatch):
-    real = archiver.reextract.extract_fetched
+    real = archiver.executor.extract_fetched
 
     def improved(fetched, sites=()):  # type: ignore[no-untyped-def]
         article = real(fetched, sites)
@@ -63,7 +62,7 @@ def test_a_changed_result_becomes_a_version_once(archive, monkeypatch):
             return replace(article, body=article.body.rsplit("\n\n", 1)[0])  # drops a paragraph
         return article
 
-    monkeypatch.setattr(archiver.reextract, "extract_fetched", improved)
+    monkeypatch.setattr(archiver.executor, "extract_fetched", improved)
     before = {row[0]: row for row in snapshot(archive)}
     report = reextract(archive)
     assert report.outcomes == {"changed": 1, "unchanged": 1, "skipped": 1}
@@ -82,9 +81,9 @@ def test_a_changed_result_becomes_a_version_once(archive, monkeypatch):
 
 
 def test_metadata_only_changes_update_in_place(archive, monkeypatch):
-    real = archiver.reextract.extract_fetched
+    real = archiver.executor.extract_fetched
     monkeypatch.setattr(
-        archiver.reextract, "extract_fetched",
+        archiver.executor, "extract_fetched",
         lambda fetched, sites=(): replace(real(fetched, sites), authors=("Nova Writer",)),
     )
     report = reextract(archive)
@@ -100,7 +99,7 @@ def test_a_page_that_failed_extraction_becomes_an_article(tmp_path, server, sett
     def broken(fetched, sites=()):  # type: ignore[no-untyped-def]
         raise ExtractError(fetched.url, "the old extractor found nothing")
 
-    monkeypatch.setattr(archiver.pipeline, "extract_fetched", broken)
+    monkeypatch.setattr(archiver.executor, "extract_fetched", broken)
     [(_result, outcome)] = archive_urls(db, [url], settings)
     assert outcome.outcome == "failed" and db["articles"].count == 0 and db["pages"].count == 1
     monkeypatch.undo()

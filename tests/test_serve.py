@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from archiver import store
+from archiver.store import discovery
 from archiver.datasette import DB_NAME, QUERIES, load_metadata
 from archiver.datasette.plugin import diff_lines, web_href
 from archiver.models import Article, Fetched, FetchFailure, FetchResult, RelatedLink
@@ -86,6 +87,9 @@ def archive_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store.store_result(db, FetchResult(url, "2026-01-03T00:00:00Z", 0.1,
                                        fetched=fetched(url, "2026-01-03T00:00:00Z"),
                                        failure=FetchFailure(url, "extract", "empty body")))
+    # discovery of a site that finds no articles on its section pages, and of one that finds some
+    discovery.count_links(db, "lost.example", "lost.example", articles=0, rejected=40, now="2026-01-03T00:00:00Z")
+    discovery.count_links(db, "news.example", "news", articles=30, rejected=10, now="2026-01-03T00:00:00Z")
     db.close()
     return path
 
@@ -190,7 +194,12 @@ def test_failures_by_host(ds):
 
 def test_extraction_health_per_site(ds):
     health = {r["site"]: r for r in rows(ds, "/archive/extraction_health.json")}
-    assert set(health) == {"news", "other.example"}
+    assert set(health) == {"news", "other.example", "lost.example"}
+    # a site whose section pages gave no article among 40 links: visible as such
+    lost = health["lost.example"]
+    assert (lost["articles"], lost["section_links_articles"], lost["section_links_rejected"],
+            lost["section_links_article_pct"]) == (0, 0, 40, 0.0)
+    assert (health["news"]["section_links_articles"], health["news"]["section_links_article_pct"]) == (30, 75.0)
     assert health["news"]["articles"] == 2
     assert (health["news"]["no_body_pct"], health["news"]["missing_date_pct"],
             health["news"]["missing_author_pct"]) == (0.0, 0.0, 0.0)

@@ -55,11 +55,11 @@ def result(article: Article | None = ARTICLE, fetched: Fetched | None = None, fa
 
 @pytest.fixture()
 def db(tmp_path):
-    return store.open_archive(tmp_path / "sub" / "archive.db")
+    return store.open_archive(tmp_path / "archive.db")
 
 
 def test_open_creates_schema_in_wal_mode(db, tmp_path):
-    assert (tmp_path / "sub" / "archive.db").exists()
+    assert (tmp_path / "archive.db").exists()
     assert {"pages", "articles", "article_versions", "related_links", "fetches", "crawl_runs",
             "sites", "articles_fts"} <= set(db.table_names())
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -69,7 +69,7 @@ def test_open_creates_schema_in_wal_mode(db, tmp_path):
 
 def test_migrating_twice_is_a_no_op(db, tmp_path):
     assert store.migrate(db) == []
-    again = store.open_archive(tmp_path / "sub" / "archive.db")
+    again = store.open_archive(tmp_path / "archive.db")
     assert store.applied_migrations(again) == [name for name, _ in store.MIGRATIONS]
 
 
@@ -77,7 +77,7 @@ def test_a_new_migration_upgrades_an_older_archive_in_place(db, tmp_path, monkey
     store.store_result(db, result())
     extra = ("9999_test_column", "ALTER TABLE articles ADD COLUMN test_note TEXT;")
     monkeypatch.setattr(store.schema, "MIGRATIONS", [*store.MIGRATIONS, extra])
-    upgraded = store.open_archive(tmp_path / "sub" / "archive.db")
+    upgraded = store.open_archive(tmp_path / "archive.db")
     assert store.applied_migrations(upgraded)[-1] == "9999_test_column"
     assert upgraded.execute("SELECT title, test_note FROM articles").fetchone() == (ARTICLE.title, None)
 
@@ -86,7 +86,7 @@ def test_a_failing_migration_changes_nothing(db, tmp_path, monkeypatch):
     broken = ("9999_broken", "CREATE TABLE half_done (x); INSERT INTO no_such_table VALUES (1);")
     monkeypatch.setattr(store.schema, "MIGRATIONS", [*store.MIGRATIONS, broken])
     with pytest.raises(StoreError):
-        store.open_archive(tmp_path / "sub" / "archive.db")
+        store.open_archive(tmp_path / "archive.db")
     assert "half_done" not in db.table_names()
     assert "9999_broken" not in store.applied_migrations(db)
 
@@ -271,7 +271,7 @@ def test_an_archive_from_before_utc_dates_gets_them_on_upgrade(tmp_path):
 
 def test_upgrading_an_up_to_date_archive_writes_nothing(db, tmp_path):
     db.close()
-    path = tmp_path / "sub" / "archive.db"
+    path = tmp_path / "archive.db"
     before = (path.stat().st_mtime_ns, path.read_bytes())
     assert store.upgrade_archive(path) == []
     assert (path.stat().st_mtime_ns, path.read_bytes()) == before
@@ -353,20 +353,6 @@ def test_path_under_a_file_is_a_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="file.txt"):
         store.open_archive(blocker / "archive.db")
-
-
-@pytest.fixture()
-def tiny_disk(tmp_path):
-    import subprocess
-
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_full_disk_is_a_clear_error_and_loses_nothing(tiny_disk):
@@ -585,3 +571,34 @@ os.kill(os.getpid(), signal.SIGKILL)
     assert _titles(path) == ["Story 1", "Story 2"]
     assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == 2
     assert db.execute("SELECT count(*) FROM fetches").fetchone()[0] == 2
+
+
+def test_an_archive_from_a_newer_archiver_is_refused_and_left_untouched(tmp_path, run_cli):
+    path = tmp_path / "archive.db"
+    db = store.open_archive(path)
+    store.store_result(db, result())
+    db.execute("INSERT INTO migrations (name, applied_at) VALUES ('archive_9999_from_the_future', 'x')")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("PRAGMA journal_mode = DELETE")  # as a newer version might leave it: no WAL to switch back on
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="written by a newer archiver .*archive_9999_from_the_future.*upgrade archiver"):
+        store.open_archive(path)
+    with pytest.raises(StoreError, match="newer archiver"):
+        store.upgrade_archive(path)  # what `archiver serve` runs
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db"]  # not even a -wal file
+    for args in (["fetch", "http://127.0.0.1:9/x"], ["stats"], ["crawl", "--start", "http://127.0.0.1:9/x"]):
+        proc = run_cli(*args, "--db", str(path))
+        assert proc.returncode == 2 and "newer archiver" in proc.stderr and "Traceback" not in proc.stderr, args
+    assert path.read_bytes() == before
+
+
+def test_no_folder_is_made_for_an_archive_but_the_default_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match="no/such/dir does not exist; create it first"):
+        store.open_archive(tmp_path / "no" / "such" / "dir" / "x.db")
+    assert not (tmp_path / "no").exists()
+    db = store.open_archive("data/archive.db")  # the default archive's folder is made
+    assert (tmp_path / "data" / "archive.db").is_file()
+    db.close()

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from archiver.models import Article, Fetched
-from archiver.workers import WorkerDied, WorkerPool, WorkersFailing, worker_pool
+from archiver.errors import ExtractTimeout
+from archiver.workers import WorkerDied, WorkerPool, WorkersFailing, mark, worker_pool
 from faultserver import SEED
 from procs import alive
 
@@ -40,10 +41,20 @@ def _slow(seconds: float) -> int:
     return os.getpid()
 
 
-def pool(workers: int = 2, initializer=_noop, max_deaths: int | None = None) -> WorkerPool:  # type: ignore[no-untyped-def]
+def _marking(steps: int, seconds: float) -> int:
+    """A job over `steps` pieces of work, each `seconds` long, marking each as it starts."""
+    for step in range(steps):
+        mark(f"step {step}")
+        time.sleep(seconds)
+    return steps
+
+
+def pool(workers: int = 2, initializer=_noop, max_deaths: int | None = None,  # type: ignore[no-untyped-def]
+         timeout: float | None = None) -> WorkerPool:
     from archiver.executor import forkserver_context
 
-    return WorkerPool(workers, initializer=initializer, context=forkserver_context(), max_deaths=max_deaths)
+    return WorkerPool(workers, initializer=initializer, context=forkserver_context(), max_deaths=max_deaths,
+                      timeout=timeout)
 
 
 def test_jobs_run_in_the_workers_and_come_back_in_any_number():
@@ -231,3 +242,59 @@ def test_a_crawl_whose_extraction_worker_is_killed_carries_on_and_retries_that_p
     for _url, error, retry_at in failed:
         assert error.startswith("worker: the extraction worker process") and "killed by signal 9" in error
         assert retry_at is not None  # tried again in a later run
+
+
+def test_a_job_past_the_timeout_has_its_worker_killed_and_replaced_and_the_jobs_behind_it_run():
+    async def run():
+        workers = pool(1, max_deaths=0, timeout=0.5)  # timeouts are not deaths: the pool goes on
+        await workers.start()
+        try:
+            first = workers.pids[0]
+            started = time.monotonic()
+            stuck = asyncio.ensure_future(workers.run(_slow, 30.0))
+            behind = [asyncio.ensure_future(workers.run(_square, n)) for n in range(3)]
+            with pytest.raises(ExtractTimeout, match="longer than 0.5s .*extract_timeout") as info:
+                await stuck
+            assert time.monotonic() - started < 5
+            assert info.value.kind == "timeout" and isinstance(info.value, WorkerDied)
+            assert await asyncio.gather(*behind) == [0, 1, 4]
+            assert workers.pids != [first] and not alive(first)
+            assert (workers.timeouts, workers.deaths, workers.broken) == (1, 0, None)
+            # each job's clock starts when its worker can run it: queued time does not count
+            many = await asyncio.gather(*(workers.run(_slow, 0.2) for _ in range(6)))
+            return len(many)
+        finally:
+            await workers.close()
+
+    assert asyncio.run(run()) == 6
+
+
+def test_a_job_that_marks_its_steps_is_timed_per_step_and_a_timeout_names_the_step():
+    async def run():
+        workers = pool(1, timeout=0.6)
+        await workers.start()
+        try:
+            assert await workers.run(_marking, 6, 0.2) == 6  # 1.2 s in all, 0.2 s a step
+            with pytest.raises(ExtractTimeout) as info:
+                await workers.run(_marking, 3, 5.0)
+            return info.value.note
+        finally:
+            await workers.close()
+
+    assert asyncio.run(run()) == "step 0"
+
+
+def test_closing_kills_a_worker_stuck_in_a_job():
+    async def run():
+        workers = pool(1)
+        await workers.start()
+        pid = workers.pids[0]
+        job = asyncio.ensure_future(workers.run(_slow, 60.0))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        await workers.close()
+        assert job.cancelled() or job.done()
+        return pid, time.monotonic() - started
+
+    pid, took = asyncio.run(run())
+    assert took < 3 and not alive(pid)

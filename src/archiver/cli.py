@@ -111,8 +111,11 @@ def site_rules(sites_path: str | None) -> list[Any]:
 @click.option("-v", "--verbose", count=True, help="more log output (-vv for debug)")
 def main(verbose: int) -> None:
     """archiver: scrape news articles into a clean, searchable SQLite archive."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from archiver.logs import PlainLogFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(PlainLogFormatter())
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), handlers=[handler])
 
 
 @main.command()
@@ -186,8 +189,10 @@ def crawl_options(func: F) -> F:
 
 
 def run_crawl_command(run: Callable[[Any], Any], log_format: str) -> Any:
-    """Run a crawl with progress output; a held lock exits with EXIT_LOCKED."""
+    """Run a crawl with progress output; a held lock exits with EXIT_LOCKED, a run that ends in
+    an error prints its summary and one line saying why, and exits 1."""
     from archiver.crawl import EXIT_LOCKED, CrawlLocked
+    from archiver.errors import CrawlFailed
     from archiver.progress import configure_logging, make_progress
 
     progress = make_progress(log_format)
@@ -195,21 +200,33 @@ def run_crawl_command(run: Callable[[Any], Any], log_format: str) -> Any:
     try:
         return run(progress)
     except CrawlLocked as exc:
+        progress.close()
         click.echo(f"archiver: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
+    except CrawlFailed as exc:
+        progress.close()
+        if exc.report is not None:
+            print_summary(exc.report, log_format)
+        click.echo(f"archiver: error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
     finally:
         progress.close()
 
 
-def end_crawl(report: Any, log_format: str, then: str = "") -> None:
-    """Print the run's one summary line (and `then`); exit 1 when fetches failed."""
+def print_summary(report: Any, log_format: str) -> None:
     if log_format == "json":
         click.echo(json.dumps({"event": "summary", **report.to_record()}))
     else:
         click.echo(report.summary())
-        if then:
-            click.echo(then)
-    if report.failed:
+
+
+def end_crawl(report: Any, log_format: str, then: str = "") -> None:
+    """Print the run's one summary line (and `then`); exit 1 when fetches failed or a host could
+    not be reached."""
+    print_summary(report, log_format)
+    if then and log_format != "json":
+        click.echo(then)
+    if not report.ok:
         sys.exit(EXIT_FAILED)
 
 
@@ -369,7 +386,9 @@ def reextract(db_path: str, site: str | None) -> None:
     """Run the current extractors over stored pages; new versions where the result changed."""
     from archiver import store
     from archiver.reextract import reextract as run_reextract
-    report = run_reextract(store.open_archive(db_path, create=False), site_rules(None), site=site)
+    settings = settings_from(None)
+    report = run_reextract(store.open_archive(db_path, create=False), site_rules(None), site=site,
+                           workers=settings.extract_workers, extract_timeout=settings.extract_timeout)
     details = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.outcomes.items()))
     click.echo(f"{report.changed} of {report.examined} page(s) changed" + (f" ({details})" if details else ""))
     for page_id, why in report.failures[:10]:
@@ -394,16 +413,42 @@ def stats(db_path: str, days: int, as_json: bool) -> None:
 @click.argument("file", type=click.File("rb"))
 @click.option("--url", required=True, help="the URL the page was fetched from")
 @click.option("--charset", default=None, help="the charset the server declared, if any")
+@click.option("--json", "as_json", is_flag=True, help="print the record as JSON (default: a readable summary)")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="settings file (default: ./archiver.toml when present)")
 @sites_option
 @reports_errors
-def extract(file: Any, url: str, charset: str | None, sites_path: str | None) -> None:
-    """Extract the article from a saved page (FILE, or - for stdin) and print it as JSON."""
-    from archiver.extract import extract_article
-    from archiver.sites import rules_for_url
+def extract(file: Any, url: str, charset: str | None, as_json: bool, config_path: str | None,
+            sites_path: str | None) -> None:
+    """Extract the article from a saved page (FILE, or - for stdin) without storing it.
 
-    rules = rules_for_url(site_rules(sites_path), url)
-    article = extract_article(file.read(), url, charset=charset, rules=rules)
-    click.echo(json.dumps(article.to_record(), ensure_ascii=False, indent=2))
+    The file is read up to max_body_bytes (a larger one is refused) and extracted in a worker
+    process within extract_timeout, as a crawl would."""
+    from archiver.pipeline import extract_file
+
+    settings = settings_from(config_path)
+    article = extract_file(file, url, settings, charset=charset, sites=site_rules(sites_path))
+    if as_json:
+        click.echo(json.dumps(article.to_record(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_article(article))
+
+
+def format_article(article: Any) -> str:
+    """An extracted article as text: its fields, its body, its related links."""
+    lines = [article.title, "=" * min(len(article.title), 80)]
+    for label, value in (("url", article.key_url), ("subtitle", article.subtitle),
+                         ("authors", ", ".join(article.authors)), ("published", article.published_at),
+                         ("modified", article.modified_at), ("section", article.section),
+                         ("language", article.language), ("site", article.site_name)):
+        if value:
+            lines.append(f"{label + ':':<11}{value}")
+    lines.append(f"{'words:':<11}{article.word_count}")
+    lines += ["", article.body]
+    if article.related:
+        lines += ["", f"related ({len(article.related)}):"]
+        lines += [f"  - {link.title}  <{link.url}>" for link in article.related]
+    return "\n".join(lines)
 
 
 @main.group()
@@ -481,15 +526,14 @@ def import_(inputs: tuple[str, ...], db_path: str, sites_path: str | None, clust
     """Import pages from WARC files (.warc, .warc.gz, or directories of them), as if fetched at
     each record's date; importing a file again adds nothing. Exits 1 when records were broken
     or pages failed extraction."""
-    from archiver import store
     from archiver.warcimport import import_warcs
 
     settings = settings_from(config_path, cluster=cluster, extract_workers=workers)
     rules = site_rules(sites_path)
     report = import_warcs(
-        store.open_archive(db_path), inputs, sites=rules, workers=settings.extract_workers,
+        db_path, inputs, sites=rules, workers=settings.extract_workers,
         cluster=settings.cluster, connect_timeout=settings.connect_timeout,
-        max_bytes=settings.max_body_bytes,
+        max_bytes=settings.max_body_bytes, extract_timeout=settings.extract_timeout,
     )
     click.echo(report.summary())
     for reason, n in report.skipped.most_common():

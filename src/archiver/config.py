@@ -7,6 +7,7 @@ Values come, lowest precedence first, from the defaults here, an `archiver.toml`
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -28,6 +29,7 @@ class Settings:
     connect_timeout: float = field(default=10.0, metadata={"help": "seconds to wait for a TCP/TLS connection"})
     read_timeout: float = field(default=20.0, metadata={"help": "seconds to wait between bytes of a response"})
     deadline: float = field(default=60.0, metadata={"help": "seconds one attempt may take in all, however the server drips"})
+    url_budget: float = field(default=90.0, metadata={"help": "seconds one URL may take across all its attempts and the waits between them"})
     max_redirects: int = field(default=10, metadata={"help": "redirect hops followed before giving up"})
     retries: int = field(default=3, metadata={"help": "extra attempts on transport errors and 408/429/5xx"})
     backoff_base: float = field(default=1.0, metadata={"help": "first retry wait in seconds, doubled each time (with jitter)"})
@@ -44,9 +46,16 @@ class Settings:
     max_pages: int = field(default=0, metadata={"help": "stop a crawl after this many fetches (0: no limit)"})
     max_duration: float = field(default=0.0, metadata={"help": "stop starting fetches after this many seconds of a crawl (0: no limit)"})
     extract_workers: int = field(default=0, metadata={"help": "worker processes extracting during a crawl (0: one per CPU core)"})
+    extract_timeout: float = field(default=30.0, metadata={"help": "seconds extracting one page may take; past it the worker process is killed and the page fails (kind timeout)"})
     max_sitemap_depth: int = field(default=3, metadata={"help": "sitemap indexes followed this many levels deep"})
     revisit_days: float = field(default=30.0, metadata={"help": "revisit articles for changes until this many days after publication (0: never)"})
     cluster: str = field(default="", metadata={"help": "Dask scheduler (tcp://HOST:8786) that runs crawl and import work; empty: this machine"})
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            problem = setting_problem(f.name, getattr(self, f.name))
+            if problem:
+                raise ConfigError(f"{f.name}: {problem}")
 
     def with_overrides(self, **values: Any) -> Settings:
         """A copy with the given fields replaced; None values are ignored (unset flags)."""
@@ -55,6 +64,53 @@ class Settings:
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         return replace(self, **given)
+
+
+# The range each numeric setting must lie in: (lowest, highest), both included; None: unbounded.
+# Every float must be finite: `deadline = inf` would switch the drip guard off.
+LIMITS: dict[str, tuple[float | None, float | None]] = {
+    "connect_timeout": (0.001, None),
+    "read_timeout": (0.001, None),
+    "deadline": (0.001, None),
+    "url_budget": (0.001, None),
+    "max_redirects": (0, 100),
+    "retries": (0, 20),
+    "backoff_base": (0, None),
+    "backoff_max": (0, None),
+    "retry_after_cap": (0, None),
+    "max_body_bytes": (1024, None),
+    "host_delay": (0, None),
+    "crawl_delay_cap": (0, None),
+    "host_concurrency": (1, 64),
+    "max_hosts": (1, 10_000),
+    "max_pages": (0, None),
+    "max_duration": (0, None),
+    "extract_workers": (0, 1024),
+    "extract_timeout": (0.001, None),
+    "max_sitemap_depth": (0, 20),
+    "revisit_days": (0, None),
+}
+
+
+def setting_problem(name: str, value: Any) -> str | None:
+    """Why `value` is not a valid `name` setting (None when it is)."""
+    if name == "user_agent":
+        if not str(value).strip():
+            return "must not be empty"
+        if any(ch in str(value) for ch in "\r\n\0"):
+            return "must be one line (no line breaks or NUL bytes)"
+        return None
+    bounds = LIMITS.get(name)
+    if bounds is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    low, high = bounds
+    if low is not None and value < low:
+        return f"must be at least {low:g}, got {value!r}" if low else f"must not be negative, got {value!r}"
+    if high is not None and value > high:
+        return f"must be at most {high:g}, got {value!r}"
+    return None
 
 
 def sites_dir(explicit: str | Path | None = None, env: dict[str, str] | None = None) -> Path | None:
@@ -97,6 +153,13 @@ def _coerce(name: str, raw: Any, kind: type, source: str) -> Any:
         raise ConfigError(f"{source}: {name}: expected {expected}, got {raw!r}") from None
 
 
+def _checked(name: str, value: Any, source: str) -> Any:
+    problem = setting_problem(name, value)
+    if problem:
+        raise ConfigError(f"{source}: {problem}; see the settings table in the README")
+    return value
+
+
 def load_settings(
     config_path: str | Path | None = None, env: dict[str, str] | None = None, **flags: Any
 ) -> Settings:
@@ -119,19 +182,20 @@ def load_settings(
         for key, raw in section.items():
             if key not in types:
                 raise ConfigError(f"{path}: archiver.{key}: unknown setting")
-            values[key] = _coerce(key, raw, types[key], str(path))
+            values[key] = _checked(key, _coerce(key, raw, types[key], str(path)), f"{path}: archiver.{key}")
 
     for name, kind in types.items():
         raw = env.get(f"ARCHIVER_{name.upper()}")
         if raw is not None:
-            values[name] = _coerce(name, raw, kind, f"ARCHIVER_{name.upper()}")
+            source = f"ARCHIVER_{name.upper()}"
+            values[name] = _checked(name, _coerce(name, raw, kind, source), source)
 
     for name, raw in flags.items():
         if raw is None:
             continue
         if name not in types:
             raise ConfigError(f"unknown setting: {name}")
-        values[name] = raw
+        values[name] = _checked(name, raw, f"{name} (from the command line)")
     settings = Settings(**values)
     for network in settings.allow_networks:
         try:

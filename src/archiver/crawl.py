@@ -38,7 +38,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,15 @@ import sqlite_utils
 from archiver import store
 from archiver.config import Settings
 from archiver.discover import Discovery, parse_date
-from archiver.errors import ConfigError, CrawlLocked, FetchError, HTTPStatusError, StoreError
+from archiver.errors import (
+    ArchiverError,
+    ConfigError,
+    CrawlFailed,
+    CrawlLocked,
+    FetchError,
+    HTTPStatusError,
+    StoreError,
+)
 from archiver.executor import (
     Executor,
     HostGate,
@@ -62,7 +70,6 @@ from archiver.executor import (
     init_worker,
     inline_pool,
     make_executor,
-    process_pool,
     worker_pool,
 )
 from archiver.fetch import RETRY_STATUSES, Sleep, fetch, make_client, utc_now
@@ -77,7 +84,8 @@ from archiver.robots import (
     robots_url,
 )
 from archiver.sites import SiteRules, rules_for_url
-from archiver.store import frontier
+from archiver.sections import url_shape
+from archiver.store import discovery, frontier
 from archiver.store.frontier import FrontierEntry, NewURL
 from archiver.urls import host_key, normalize_url, origin, try_normalize
 
@@ -86,6 +94,9 @@ log = logging.getLogger(__name__)
 # Retry policy for transient failures (transport errors, 408/429/5xx after fetch's own retries):
 # the n-th failure in a row is retried after RETRY_AFTER[n-1]; after the last, the URL is given up.
 RETRY_AFTER = (timedelta(minutes=10), timedelta(hours=1), timedelta(hours=6), timedelta(days=1))
+# The slow schedule, for a page whose extraction ran past extract_timeout: it will be as slow
+# next time unless the extractor changes, so it is tried again rarely, then given up.
+SLOW_RETRY_AFTER = (timedelta(days=1), timedelta(weeks=1))
 # Revisits of an archived article, to catch corrections and updates: hours, then days, then
 # weeks, then never (and never past `revisit_days` after publication).
 REVISIT_AFTER = (
@@ -103,6 +114,12 @@ BATCH = 50  # due URLs read from the frontier at a time, per host
 SAVE_EVERY = 100  # results between progress writes of the crawl_runs row
 COMMIT_ITEMS = 200  # outcomes committed together at most (a kill loses at most these: refetched)
 COMMIT_SECONDS = 1.0  # and the longest an outcome waits to be committed (and seen by readers)
+
+# What a fetched page of a discovered URL teaches about its URL shape (archiver.store.discovery):
+# an article of at least ARTICLE_WORDS words, or a page with fewer than NOT_ARTICLE_WORDS (or
+# none: extraction failed, not HTML) that is not one.
+ARTICLE_WORDS = 100
+NOT_ARTICLE_WORDS = 30
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another crawl holds the lock; cron can simply try again later
 
@@ -209,40 +226,66 @@ def is_transient(failure: FetchFailure) -> bool:
 
 
 def next_retry(failure: FetchFailure, attempts: int, now: datetime) -> str | None:
-    """When a failed URL is tried again (`attempts` failures in a row so far), or never."""
-    if not is_transient(failure) or attempts > len(RETRY_AFTER):
+    """When a failed URL is tried again (`attempts` failures in a row so far), or never:
+    transient failures on RETRY_AFTER, extraction timeouts on SLOW_RETRY_AFTER."""
+    if failure.kind == "timeout":
+        schedule: tuple[timedelta, ...] = SLOW_RETRY_AFTER
+    elif is_transient(failure):
+        schedule = RETRY_AFTER
+    else:
         return None
-    return iso(now + RETRY_AFTER[attempts - 1])
+    if attempts > len(schedule):
+        return None
+    return iso(now + schedule[attempts - 1])
 
 
 # --- the lock ----------------------------------------------------------------------------------------
 
 
 def lock_path(db_path: str | Path) -> Path:
-    return Path(str(db_path) + ".lock")
+    """The crawl lock file of an archive: beside the file its path resolves to (symlinks and
+    relative paths followed), so every path that names one archive names one lock."""
+    real = Path(os.path.realpath(db_path))
+    return real.with_name(real.name + ".lock")
 
 
 @contextmanager
 def crawl_lock(db_path: str | Path) -> Iterator[Path]:
-    """Hold the archive's crawl lock (an fcntl lock on `<db>.lock`, released by the kernel
-    however the process ends); raise CrawlLocked at once when another crawl holds it."""
+    """Hold the archive's crawl lock (an fcntl lock on its lock file, released by the kernel
+    however the process ends; the file is removed when the lock is given up); raise CrawlLocked
+    at once when another crawl holds it."""
+    store.check_archive_path(db_path)  # its folder exists (or is the default data/, made now)
     path = lock_path(db_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
             raise CrawlLocked(
                 f"{db_path}: another crawl (pid {holder}) is running on this archive; "
                 "this run exits without crawling (it holds the lock file "
                 f"{path}; try again when it has finished)"
             ) from None
+        # the crawl that held it may have removed the file between our open and our lock: then
+        # we hold a lock on a file no one else will open; start again with the one there now
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield path
     finally:
+        try:
+            os.unlink(path)  # while still locked: a crawl that opened it finds it gone, and retries
+        except OSError:
+            pass
         os.close(fd)  # closing releases the lock
 
 
@@ -280,6 +323,9 @@ class _Counts:
     not_modified: int = 0
     failed: int = 0
     robots_blocked: int = 0
+    unreachable: int = 0
+    links_articles: int = 0
+    links_rejected: int = 0
 
 
 _LEAVE = object()  # `_prepare`: leave this host for the rest of the run
@@ -321,10 +367,12 @@ class Crawler:
         self.sleep = sleep
         # where units of work run: in this process (extraction in `pool`), or a Dask cluster
         self.executor = executor or make_executor(settings, pool, sleep=sleep)
-        self.counts = _Counts()
+        self.counts = _Counts()  # as outcomes are applied
+        self.kept = _Counts()  # as of the last commit: what the archive holds (the report's)
         # outcomes are committed in groups (each whole or not at all; one that fails drops its
         # open group, as a crash would); see GroupCommit
-        self.commits = store.GroupCommit(db, max_items=COMMIT_ITEMS, max_seconds=COMMIT_SECONDS)
+        self.commits = store.GroupCommit(db, max_items=COMMIT_ITEMS, max_seconds=COMMIT_SECONDS,
+                                         on_commit=self._kept, on_rollback=self._dropped)
         self.run_id = 0
         self.hosts: dict[str, _Host] = {}
         self.active: dict[str, asyncio.Task[None]] = {}
@@ -350,13 +398,22 @@ class Crawler:
         if self.progress is not None:
             self.progress(CrawlEvent(kind, url, outcome, status, detail, self.report()))
 
+    def _kept(self) -> None:
+        self.kept = replace(self.counts)
+
+    def _dropped(self) -> None:
+        """A group was rolled back: what it counted was not kept (requests made still were)."""
+        self.counts = replace(self.kept, fetched=self.counts.fetched)
+
     def report(self, queued: int = 0) -> CrawlReport:
+        """The run so far, counting what is committed (and every request made)."""
         return CrawlReport(
             run_id=self.run_id,
             duration=round(time.monotonic() - self.started, 3) if self.started else 0.0,
             stop_reason=self.stop_reason,
             queued=queued,
-            **vars(self.counts),
+            error=(str(self.fatal) or type(self.fatal).__name__) if self.fatal is not None else None,
+            **{**vars(self.kept), "fetched": self.counts.fetched},
         )
 
     def stop(self, reason: str) -> None:
@@ -372,15 +429,38 @@ class Crawler:
         return next_revisit(published, first_seen, revisits, fetched_at, self.settings.revisit_days)
 
     def link_rules(self, entry: FrontierEntry) -> LinkRules:
+        """How a source's links are judged: its site's patterns, and (for pages) what the crawl
+        learned of the host's URL shapes."""
+        learned: tuple[tuple[str, int, int], ...] = ()
+        if entry.kind in ("section", "start"):
+            learned = tuple((shape, a, o) for shape, (a, o) in sorted(discovery.shape_counts(self.db, entry.host).items()))
         site = self.site_rules.get(entry.site or "")
         if site is None:
-            return LinkRules()
+            return LinkRules(learned=learned)
         disc = site.discovery
-        return LinkRules(disc.article_patterns, disc.exclude_patterns, site.domains)
+        return LinkRules(disc.article_patterns, disc.exclude_patterns, site.domains, learned)
+
+    def learn(self, entry: FrontierEntry, article: bool) -> None:
+        """Count what a page of this URL's shape turned out to be, for judging the host's links."""
+        discovery.count_shape(self.db, entry.host, url_shape(entry.url), article=article, now=iso(self.now()))
 
     def site_for(self, url: str, fallback: str | None) -> str | None:
         rules = rules_for_url(self.sites, url)
         return rules.name if rules else fallback
+
+    def until(self) -> float | None:
+        """The `time.monotonic()` time after which no attempt or retry starts (max_duration)."""
+        return self.started + self.settings.max_duration if self.settings.max_duration else None
+
+    def time_left(self) -> float | None:
+        until = self.until()
+        return None if until is None else max(0.0, until - time.monotonic())
+
+    def past_grace(self) -> bool:
+        """Whether the run is past max_duration + deadline: what is still in flight is abandoned
+        (its URLs stay due), so a run ends within that time whatever a server or page does."""
+        until = self.until()
+        return until is not None and time.monotonic() >= until + self.settings.deadline
 
     def budget_left(self) -> bool:
         limit = self.settings.max_pages
@@ -395,9 +475,10 @@ class Crawler:
     # -- the run
 
     async def run(self) -> CrawlReport:
-        # first, so that a cluster that cannot be reached fails before anything is written
-        await self.executor.start(self.sites, self.settings)
+        """Run the crawl; CrawlFailed (with the report of what was kept) when it ends in an error."""
         try:
+            # first, so that a cluster that cannot be reached fails before anything is written
+            await self.executor.start(self.sites, self.settings)
             return await self._run()
         finally:
             await self.executor.close()
@@ -421,28 +502,48 @@ class Crawler:
             async with make_client(self.settings) as client:
                 self.client = client
                 await self._schedule()
-            status = "done" if not self.counts.failed else "failed"
+            status = "done"
             if self.stop_reason == "signal":
                 status = "interrupted"
+        except BaseException as exc:  # a bug, or cancelled: recorded as the run's error, re-raised
+            if self.fatal is None:
+                self.fatal = exc
+            raise
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
             self._commit(final=True)
-            report = self.report(self._due_count())
-            if status == "running":  # an exception on the way out
+            if self.fatal is not None:
+                status, self.stop_reason = "failed", "error"
+            elif status == "done" and (self.counts.failed or self.counts.unreachable):
                 status = "failed"
+            report = self.report(self._due_count_or_none())
             try:
                 frontier.save_run(
                     self.db, self.run_id, finished_at=utc_now(), status=status,
-                    duration=report.duration, stop_reason=report.stop_reason,
+                    duration=report.duration, stop_reason=report.stop_reason, error=report.error,
                     **self._run_counters(),
                 )
             except StoreError as exc:
                 log.error("cannot record the end of crawl run %d: %s", self.run_id, exc)
         if self.fatal is not None:
-            raise self.fatal
+            raise CrawlFailed(
+                f"crawl run {self.run_id} stopped: {self.fatal}; what was committed before is kept "
+                "and the rest stays due for the next run", report,
+            ) from self.fatal
         self.emit("done", detail=report.summary())
         return report
+
+    def _fail(self, exc: BaseException, where: str = "") -> None:
+        """The run cannot go on: keep the first error (the others follow from it, so they are
+        logged without a traceback, once), and stop."""
+        if self.fatal is None:
+            self.fatal = exc
+            if isinstance(exc, (ArchiverError, OSError)):
+                log.error("%s%s", where, exc)
+        else:
+            log.debug("%salso: %s", where, exc)
+        self.stop("error")
 
     def _commit(self, final: bool = False) -> None:
         """Commit the open group of outcomes when it is due (`final`: whatever it holds)."""
@@ -452,20 +553,16 @@ class Crawler:
             else:
                 self.commits.commit_if_due()
         except StoreError as exc:
-            log.error("%s", exc)
-            if self.fatal is None:
-                self.fatal = exc
-            self.stop("error")
+            self._fail(exc)
 
-    def _due_count(self) -> int:
-        row = self.db.execute(
-            "SELECT COUNT(*) FROM frontier WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?",
-            [iso(self.now())],
-        ).fetchone()
-        return int(row[0])
+    def _due_count_or_none(self) -> int:
+        try:
+            return frontier.due_count(self.db, iso(self.now()))
+        except StoreError:
+            return 0  # the archive cannot be read (the error is what the run reports)
 
     def _run_counters(self) -> dict[str, int]:
-        return dict(vars(self.counts))
+        return {**vars(self.kept), "fetched": self.counts.fetched}
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
         handled: list[int] = []
@@ -504,6 +601,9 @@ class Crawler:
                         break
             if not self.active:
                 break
+            if self.past_grace():
+                await self._abandon()
+                continue
             self._commit()
             self.wake.clear()
             try:
@@ -511,6 +611,17 @@ class Crawler:
             except TimeoutError:
                 pass
             await asyncio.sleep(0.02)  # at most ~50 frontier scans a second
+
+    async def _abandon(self) -> None:
+        """Cancel every host still at work (fetches and extractions in flight): their URLs stay
+        due for the next run, and nothing half-done is stored."""
+        tasks = list(self.active.values())
+        log.warning("crawl: max_duration %gs + deadline %gs passed; abandoning the work of %d "
+                    "host(s) still in flight (its URLs stay due)", self.settings.max_duration,
+                    self.settings.deadline, len(tasks))
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- one host
 
@@ -547,11 +658,11 @@ class Crawler:
                     await self._run_unit(state, unit, entries)
                 if leave or host in self.unavailable:
                     break
-        except Exception as exc:  # a bug, a dead store or a lost cluster: stop, report, lose nothing
+        except (ArchiverError, OSError) as exc:  # a dead store or a lost cluster: stop, lose nothing
+            self._fail(exc, f"crawl of {host}: ")
+        except Exception as exc:  # a bug: stop, report it with its traceback, lose nothing
             log.exception("crawl of %s failed", host)
-            if self.fatal is None:
-                self.fatal = exc
-            self.stop("error")
+            self._fail(exc)
         finally:
             self.active.pop(host, None)
             if self.wake is not None:
@@ -564,11 +675,13 @@ class Crawler:
         run: list[WorkItem] = []
         for item in items:
             if run and (len(run) >= size or run[-1].is_source != item.is_source):
-                yield WorkUnit(host, tuple(run), self.settings, state.gate.delay, state.gate.concurrency)
+                yield WorkUnit(host, tuple(run), self.settings, state.gate.delay, state.gate.concurrency,
+                               self.time_left())
                 run = []
             run.append(item)
         if run:
-            yield WorkUnit(host, tuple(run), self.settings, state.gate.delay, state.gate.concurrency)
+            yield WorkUnit(host, tuple(run), self.settings, state.gate.delay, state.gate.concurrency,
+                           self.time_left())
 
     def _fetching_stops(self) -> bool:
         """Whether the executor stops fetching a unit's remaining URLs: on a signal, an error or
@@ -595,8 +708,9 @@ class Crawler:
         now = self.now()
         policy = await self._robots(entry.url, state.gate)
         if policy.mode == DISALLOW_ALL:
-            due = self._due_on_host(host)
+            due = frontier.due_on_host(self.db, host, iso(now))
             self.counts.robots_blocked += due
+            self.counts.unreachable += 1
             self.unavailable.add(host)
             log.warning("skipping %s for this run: %s (%d URL(s) left due)", host, policy.reason, due)
             self.emit("blocked", entry.url, "robots-unavailable", detail=policy.reason)
@@ -625,13 +739,6 @@ class Crawler:
         self.fetches_started += 1
         rules = self.link_rules(entry) if entry.is_source else LinkRules()
         return WorkItem(entry.url, entry.kind, tuple(self._validators(entry).items()), rules)
-
-    def _due_on_host(self, host: str) -> int:
-        row = self.db.execute(
-            "SELECT COUNT(*) FROM frontier WHERE host = ? AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?",
-            [host, iso(self.now())],
-        ).fetchone()
-        return int(row[0])
 
     def _validators(self, entry: FrontierEntry) -> dict[str, str]:
         etag, modified = entry.etag, entry.last_modified
@@ -673,7 +780,7 @@ class Crawler:
         try:
             async with gate.turn():
                 answer = await fetch(self.client, robots_url(home), self.settings, sleep=self.sleep,
-                                     max_bytes=MAX_ROBOTS_BYTES, truncate=True)
+                                     max_bytes=MAX_ROBOTS_BYTES, truncate=True, until=self.until())
             status, body_bytes = answer.status, answer.content
         except HTTPStatusError as exc:
             status, body_bytes = exc.status, b""
@@ -736,16 +843,11 @@ class Crawler:
                 else:
                     assert isinstance(outcome.result, (Discovery, FetchFailure)), outcome.result
                     self._discovered(entry, answer, outcome.result, started_at, duration)
-        except (StoreError, OSError) as exc:
-            log.error("%s: %s", entry.url, exc)
-            if self.fatal is None:
-                self.fatal = exc
-            self.stop("error")
+        except (ArchiverError, OSError) as exc:
+            self._fail(exc, f"{entry.url}: ")
         except Exception as exc:  # a bug: stop the run and report it; the frontier keeps the URL due
             log.exception("processing %s failed", entry.url)
-            if self.fatal is None:
-                self.fatal = exc
-            self.stop("error")
+            self._fail(exc)
         self.processed += 1
         if self.processed % SAVE_EVERY == 0:
             frontier.save_run(self.db, self.run_id, **self._run_counters())
@@ -757,6 +859,8 @@ class Crawler:
         retry = next_retry(failure, attempts, now)
         result = FetchResult(entry.url, started_at, round(duration, 4), fetched=fetched, failure=failure)
         store.store_result(self.db, result, site=entry.site, crawl_run_id=self.run_id)
+        if entry.kind == "article" and failure.kind in ("extract", "not-html"):
+            self.learn(entry, False)  # fetched fine, and no article in it
         frontier.update(
             self.db, entry.url, state="failed", attempts=attempts, last_attempt_at=iso(now),
             last_status=failure.status, last_error=f"{failure.kind}: {failure.message}"[:2000],
@@ -808,6 +912,10 @@ class Crawler:
             crawl_run_id=self.run_id,
         )
         setattr(self.counts, outcome.outcome.replace("-", "_"), getattr(self.counts, outcome.outcome.replace("-", "_")) + 1)
+        if article.word_count >= ARTICLE_WORDS:
+            self.learn(entry, True)
+        elif article.word_count < NOT_ARTICLE_WORDS:
+            self.learn(entry, False)
         revisits = entry.revisits + (1 if entry.state != "queued" else 0)
         published = parse_date(article.published_at) or entry.published_at
         known = frontier.archived(self.db, article.key_url)
@@ -852,9 +960,16 @@ class Crawler:
                 continue
             items.append(NewURL(url, host_key(url), kind, self.site_for(url, entry.site), depth,
                                 entry.url, None, modified))
-        added = frontier.add_urls(self.db, items, iso(now), self.revisit, self.run_id)
-        new_articles = sum(1 for item in items if item.kind == "article" and item.url in set(added))
+        added = set(frontier.add_urls(self.db, items, iso(now), self.revisit, self.run_id))
+        new_articles = sum(1 for item in items if item.kind == "article" and item.url in added)
         self.counts.discovered += new_articles
+        if found.kind == "section":
+            self.counts.links_articles += len(found.articles)
+            self.counts.links_rejected += found.rejected
+            discovery.count_links(self.db, entry.host, entry.site or store.site_of(entry.url),
+                                  articles=len(found.articles), rejected=found.rejected, now=iso(now))
+            if found.articles:
+                self.learn(entry, False)  # a page that lists articles is not one
         frontier.update(
             self.db, entry.url, state="done", attempts=0, last_attempt_at=fetched.fetched_at,
             last_status=fetched.status, last_error=None, etag=fetched.header("etag"),
@@ -863,7 +978,8 @@ class Crawler:
         )
         for note in found.notes:
             log.warning("%s: %s", entry.url, note)
-        log.info("read %s %s: %d link(s), %d new", found.kind, entry.url, len(found.articles), new_articles)
+        judged = f", {found.rejected} rejected" if found.kind == "section" else ""
+        log.info("read %s %s: %d link(s)%s, %d new", found.kind, entry.url, len(found.articles), judged, new_articles)
         self.emit("discovered", entry.url, found.kind, fetched.status,
                   f"{len(found.articles)} link(s), {new_articles} new")
 
@@ -905,14 +1021,29 @@ def run_crawl(
     executor: Executor | None = None,
 ) -> CrawlReport:
     """Take the archive's crawl lock (CrawlLocked if another crawl has it), open the archive and
-    crawl. This is what `archiver crawl` and `archiver demo` run."""
-    with crawl_lock(db_path):
-        db = store.open_archive(db_path)
+    crawl. This is what `archiver crawl` and `archiver demo` run.
+
+    A cluster (`settings.cluster`) is reached first: one that does not answer fails before
+    anything is made on disk, the archive and its lock file included."""
+    store.check_archive_path(db_path, make=False)
+    executor = executor or make_executor(settings, pool)
+
+    async def run() -> CrawlReport:
         try:
-            return crawl(db, sources, settings, sites=sites, command=command, progress=progress,
-                         pool=pool, executor=executor)
+            if executor.remote:
+                await executor.start(sites, settings)
+            with crawl_lock(db_path):
+                db = store.open_archive(db_path)
+                try:
+                    crawler = Crawler(db, sources, settings, sites=sites, command=command,
+                                      progress=progress, executor=executor)
+                    return await crawler.run()
+                finally:
+                    db.conn.close()
         finally:
-            db.conn.close()
+            await executor.close()
+
+    return asyncio.run(run())
 
 
 __all__ = [
@@ -932,7 +1063,6 @@ __all__ = [
     "next_retry",
     "next_revisit",
     "plan_sources",
-    "process_pool",
     "run_crawl",
     "sources_for_site",
 ]

@@ -18,24 +18,18 @@ import email.utils
 import gzip
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
-from selectolax.lexbor import LexborHTMLParser
 
 from archiver.errors import ExtractError, TooLarge
-from archiver.urls import is_article_url, normalize_url, same_site, try_normalize
+from archiver.sections import read_section
+from archiver.urls import try_normalize
 
 MAX_XML_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
 MAX_ENTRIES = 50_000  # URLs read from one feed or sitemap (the sitemap protocol's limit)
-MAX_SECTION_LINKS = 5_000
-
-FEED_TYPES = frozenset(
-    {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
-)
 NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
 
 
@@ -59,6 +53,7 @@ class Discovery:
     feeds: tuple[str, ...] = ()
     sitemaps: tuple[Link, ...] = ()  # child sitemaps of an index (modified_at = its lastmod)
     notes: tuple[str, ...] = ()
+    rejected: int = 0  # links of a section page to the site judged not articles
 
 
 # --- dates ---------------------------------------------------------------------------------------
@@ -111,18 +106,49 @@ def inflate(content: bytes, url: str, limit: int = MAX_XML_BYTES) -> bytes:
     return bytes(out)
 
 
+_PARSER_OPTIONS: dict[str, bool] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "recover": True,
+    "remove_comments": True,
+    "remove_pis": True,
+    "collect_ids": False,
+}
+_PIECE = 256 * 1024  # bytes inflated and parsed at a time
+
+
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        recover=True,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
+    return etree.XMLParser(**_PARSER_OPTIONS)
+
+
+def _pieces(content: bytes, url: str, limit: int = MAX_XML_BYTES) -> Iterator[bytes]:
+    """The document a piece at a time, gunzipped when it is gzip (by magic bytes); TooLarge once
+    more than `limit` bytes have been read (the reader stops early when it has enough)."""
+    if not content.startswith(b"\x1f\x8b"):
+        for at in range(0, len(content), _PIECE):
+            if at >= limit:
+                raise TooLarge(url, f"document is over the {limit}-byte cap")
+            yield content[at : at + _PIECE]
+        return
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    pending = content
+    total = 0
+    try:
+        while pending:
+            piece = inflater.decompress(pending, _PIECE)
+            total += len(piece)
+            if total > limit:
+                raise TooLarge(url, f"gzipped document inflates past the {limit}-byte cap")
+            if piece:
+                yield piece
+            pending = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+    except zlib.error as exc:
+        raise ExtractError(url, f"corrupt gzip ({exc}); is this a .gz sitemap?") from None
 
 
 def parse_xml(content: bytes, url: str) -> tuple[etree._Element, str | None]:
@@ -276,33 +302,87 @@ def _atom_entry(entry: etree._Element, url: str) -> Link | None:
 
 def parse_sitemap(content: bytes, url: str) -> Discovery:
     """Pages of an XML sitemap (Google News dates included), or child sitemaps of an index.
-    Gzipped sitemaps are inflated (with a cap) whatever their Content-Type."""
-    root, problem = parse_xml(inflate(content, url), url)
-    kind = _local(root)
-    notes: list[str] = []
-    if kind not in ("urlset", "sitemapindex"):
-        raise ExtractError(url, f"not a sitemap (root element <{kind}>)")
-    entry_name = "url" if kind == "urlset" else "sitemap"
+    Gzipped sitemaps are inflated (with a cap) whatever their Content-Type.
+
+    The document is inflated and parsed a piece at a time, each entry dropped once read, and
+    reading stops at the MAX_ENTRIES-th entry: a sitemap of a million URLs costs what its first
+    50,000 do, in memory and in time."""
+    parser = etree.XMLPullParser(events=("start", "end"), **_PARSER_OPTIONS)
+    kind = ""
+    entry_name = ""
     found: list[Link] = []
-    for count, entry in enumerate(_children(root, entry_name)):
-        if count >= MAX_ENTRIES:
-            notes.append(f"sitemap has more than {MAX_ENTRIES} entries; the rest were skipped")
-            break
-        loc = _child_text(entry, "loc")
-        target = try_normalize(loc, url) if loc else None
-        if target is None:
-            continue
-        lastmod = parse_date(_child_text(entry, "lastmod"))
-        published = title = None
-        for news in _children(entry, "news"):
-            published = parse_date(_child_text(news, "publication_date"))
-            title = _child_text(news, "title")
-        found.append(Link(target, published, lastmod, title))
+    notes: list[str] = []
+    entries = 0
+    ended = cut_short = False  # the root closed by the document; or left open where it stopped
+    try:
+        for event, element in _events(parser, _pieces(content, url)):
+            if event == "close":
+                cut_short = not ended
+                continue
+            name = _local(element)
+            if event == "end" and element.getparent() is None:
+                ended = True
+            if event == "start":
+                if not kind:
+                    kind = name
+                    if kind not in ("urlset", "sitemapindex"):
+                        raise ExtractError(url, f"not a sitemap (root element <{kind}>)")
+                    entry_name = "url" if kind == "urlset" else "sitemap"
+                continue
+            parent = element.getparent()
+            if name != entry_name or parent is None or _local(parent) != kind:
+                continue
+            entries += 1
+            link = _sitemap_entry(element, url)
+            if link is not None:
+                found.append(link)
+            element.clear(keep_tail=False)
+            while element.getprevious() is not None:  # entries already read: let them go
+                del parent[0]
+            if entries >= MAX_ENTRIES:
+                notes.append(f"sitemap has more than {MAX_ENTRIES} entries; the rest were not read")
+                break
+    except etree.XMLSyntaxError as exc:
+        if not kind:
+            raise ExtractError(url, f"not well-formed XML ({exc})") from None
+    if not kind:
+        raise ExtractError(url, "empty or unreadable XML document")
+    errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+    problem = f"{errors[0].message.strip()}, line {errors[0].line}" if errors else None
+    if problem is None and cut_short:
+        problem = "the document ends before its elements are closed"
     links = tuple(_unique(found))
-    _checked(url, "sitemap", problem, len(links), notes)
+    _checked(url, "sitemap", problem if entries < MAX_ENTRIES else None, len(links), notes)
     if kind == "sitemapindex":
         return Discovery(kind="sitemap-index", url=url, sitemaps=links, notes=tuple(notes))
     return Discovery(kind="sitemap", url=url, articles=links, notes=tuple(notes))
+
+
+def _events(parser: etree.XMLPullParser, pieces: Iterable[bytes]) -> Iterator[tuple[str, etree._Element]]:
+    """The parser's events as the pieces are fed to it, then those of closing the document (a
+    broken one's open elements end there)."""
+    for piece in pieces:
+        parser.feed(piece)
+        yield from parser.read_events()
+    try:
+        root = parser.close()
+    except etree.XMLSyntaxError:
+        return  # nothing could be read
+    yield "close", root  # what ends from here on was left open by the document
+    yield from parser.read_events()
+
+
+def _sitemap_entry(entry: etree._Element, url: str) -> Link | None:
+    loc = _child_text(entry, "loc")
+    target = try_normalize(loc, url) if loc else None
+    if target is None:
+        return None
+    lastmod = parse_date(_child_text(entry, "lastmod"))
+    published = title = None
+    for news in _children(entry, "news"):
+        published = parse_date(_child_text(news, "publication_date"))
+        title = _child_text(news, "title")
+    return Link(target, published, lastmod, title)
 
 
 # --- section pages -------------------------------------------------------------------------------
@@ -315,54 +395,22 @@ def parse_section(
     patterns: Sequence[str] = (),
     excludes: Sequence[str] = (),
     domains: Sequence[str] = (),
+    learned: Mapping[str, tuple[int, int]] | None = None,
 ) -> Discovery:
     """Article links of an HTML section page, and the feeds it names in <link rel="alternate">.
 
     A link counts when it is on the page's own host (or one of `domains`) and is an article by
-    `patterns`/`excludes` (see `archiver.urls.is_article_url`)."""
-    tree = LexborHTMLParser(content)
-    base = url
-    for node in tree.css("base[href]"):
-        base = urljoin(url, node.attributes.get("href") or "")
-        break
-    page_host = normalize_url(url)
-    allowed = tuple(domains) or (_hostname(page_host),)
-    feeds: list[str] = []
-    for node in tree.css("link[rel][href]"):
-        rels = (node.attributes.get("rel") or "").lower().split()
-        kind = (node.attributes.get("type") or "").lower().split(";")[0].strip()
-        title = (node.attributes.get("title") or "").lower()
-        href = node.attributes.get("href") or ""
-        if "alternate" not in rels or kind not in FEED_TYPES or kind == "application/feed+json":
-            continue
-        if "comment" in title or "/comments/" in href:
-            continue  # WordPress comment feeds list comments, not articles
-        target = try_normalize(href, base)
-        if target is not None:
-            feeds.append(target)
-    links: list[Link] = []
-    notes: list[str] = []
-    for node in tree.css("a[href]"):
-        target = try_normalize(node.attributes.get("href") or "", base)
-        if target is None or target == page_host or not same_site(target, allowed):
-            continue
-        if not is_article_url(target, patterns, excludes):
-            continue
-        links.append(Link(target, title=(node.text(strip=True) or None)))
-        if len(links) >= MAX_SECTION_LINKS:
-            notes.append(f"more than {MAX_SECTION_LINKS} article links; the rest were skipped")
-            break
+    `patterns`/`excludes` when given, else by what the page says of it and what the crawl
+    learned of the host's URL shapes (`learned`; see `archiver.sections`)."""
+    found = read_section(content, url, patterns=patterns, excludes=excludes, domains=domains, learned=learned)
     return Discovery(
         kind="section",
         url=url,
-        articles=tuple(_unique(links)),
-        feeds=tuple(dict.fromkeys(feeds)),
-        notes=tuple(notes),
+        articles=tuple(Link(target, title=text) for target, text in found.articles),
+        feeds=found.feeds,
+        notes=found.notes,
+        rejected=found.rejected,
     )
-
-
-def _hostname(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
 
 
 def _unique(links: Iterable[Link]) -> Iterable[Link]:
@@ -384,6 +432,7 @@ def discover(
     patterns: Sequence[str] = (),
     excludes: Sequence[str] = (),
     domains: Sequence[str] = (),
+    learned: Mapping[str, tuple[int, int]] | None = None,
 ) -> Discovery:
     """Tell a source apart by its content (feed, sitemap or section page) and read its links.
 
@@ -392,13 +441,11 @@ def discover(
     if kind == "feed":
         return parse_feed(content, url)
     if kind == "sitemap":
-        if content.startswith(b"\x1f\x8b"):
-            inner = inflate(content, url)
-            if sniff(inner) == "feed":
-                return parse_feed(inner, url)
+        if content.startswith(b"\x1f\x8b") and sniff(next(_pieces(content, url), b"")) == "feed":
+            return parse_feed(content, url)  # a gzipped feed
         return parse_sitemap(content, url)
     if kind == "html":
-        return parse_section(content, url, patterns=patterns, excludes=excludes, domains=domains)
+        return parse_section(content, url, patterns=patterns, excludes=excludes, domains=domains, learned=learned)
     raise ExtractError(
         url,
         f"neither a feed, a sitemap nor an HTML page (Content-Type {content_type or 'unknown'}); "

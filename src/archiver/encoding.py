@@ -1,6 +1,8 @@
 """Turn the bytes of an HTML page into text, whatever its server and markup claim.
 
-Order of evidence: a byte-order mark, then the HTTP charset, then `<meta charset>` or
+Order of evidence: a byte-order mark, then the NUL bytes of UTF-16 or UTF-32 text without one
+(markup is mostly ASCII, so every second or every fourth byte is zero: strict UTF-8 would
+accept those bytes and keep the NULs as text), then the HTTP charset, then `<meta charset>` or
 `<meta http-equiv="Content-Type">` in the first 4 KiB, then detection with charset_normalizer,
 then UTF-8. Encodings that can smuggle markup past filters (UTF-7 and friends) or that Python
 does not know are ignored, and invalid bytes are replaced, so decoding never raises.
@@ -74,6 +76,29 @@ def detect_charset(content: bytes) -> str | None:
     return normalize_charset(best.encoding) if best is not None else None
 
 
+def sniff_wide(content: bytes, sample: int = 4096) -> str | None:
+    """'utf-16-le', 'utf-16-be', 'utf-32-le' or 'utf-32-be' when the first bytes are mostly
+    ASCII in that form without a byte-order mark (zero bytes in one position of each 2 or 4);
+    None otherwise (a few stray NULs in a UTF-8 page are not enough)."""
+    head = content[: sample - sample % 4]
+    if len(head) < 16 or head.count(0) < len(head) // 3:
+        return None
+    for width, names in ((4, ("utf-32-le", "utf-32-be")), (2, ("utf-16-le", "utf-16-be"))):
+        lanes = [head[lane::width] for lane in range(width)]
+        zero = [lane.count(0) / len(lane) for lane in lanes]
+        if width == 4:
+            if min(zero[1:]) > 0.9 and zero[0] < 0.5:
+                return names[0]
+            if min(zero[:3]) > 0.9 and zero[3] < 0.5:
+                return names[1]
+        else:
+            if zero[1] > 0.9 and zero[0] < 0.5:
+                return names[0]
+            if zero[0] > 0.9 and zero[1] < 0.5:
+                return names[1]
+    return None
+
+
 def decode_html(content: bytes | str, charset: str | None = None) -> str:
     """Decode an HTML page to text; never raises on bad bytes or labels."""
     if isinstance(content, str):
@@ -81,6 +106,9 @@ def decode_html(content: bytes | str, charset: str | None = None) -> str:
     for bom, encoding in _BOMS:
         if content.startswith(bom):
             return content[len(bom):].decode(encoding, errors="replace")
+    wide = sniff_wide(content)
+    if wide is not None:
+        return content.decode(wide, errors="replace")
     declared = [normalize_charset(charset), sniff_meta_charset(content)]
     if declared[0] == "cp1252" and not content.isascii():
         # Servers default to latin-1 for pages that are really UTF-8; valid multi-byte UTF-8

@@ -14,7 +14,9 @@
     ├── ExtractError              nothing article-like could be extracted from a page
     ├── StoreError                the archive database cannot be opened or written
     ├── CrawlLocked               another crawl holds the archive's lock (exit status 75)
+    ├── CrawlFailed               a crawl run ended in an error (disk full, scheduler lost ...)
     ├── WorkerDied                the worker process extracting a page died under it
+    │   └── ExtractTimeout        ... or was stopped: the page took longer than extract_timeout
     ├── WorkersFailing            extraction worker processes keep dying: the crawl stops
     └── ClusterUnavailable        the Dask scheduler cannot be reached, has no workers, lost work
 
@@ -112,11 +114,34 @@ class CrawlLocked(ArchiverError):
     kind = "locked"
 
 
+class CrawlFailed(ArchiverError):
+    """A crawl run ended in an error after it started (the archive full, the cluster lost ...).
+    What was committed before it is kept; `report` counts exactly that."""
+
+    kind = "crawl"
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class WorkerDied(ArchiverError):
     """The worker process running a job (extracting a page) died: killed, out of memory, or
     brought down by that page. The page's failure; the pool replaces the worker."""
 
     kind = "worker"
+
+
+class ExtractTimeout(WorkerDied):
+    """Extracting a page took longer than the `extract_timeout` setting: its worker process was
+    killed (and replaced). `note` is what the job last reported (`archiver.workers.mark`), so a
+    job over many pages can tell which one it was on."""
+
+    kind = "timeout"
+
+    def __init__(self, message: str, note: object = None) -> None:
+        super().__init__(message)
+        self.note = note
 
 
 class WorkersFailing(ArchiverError):

@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor as PoolExecutor
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -45,7 +45,7 @@ from archiver.fetch import Client, HostClients, Sleep, fetch, make_client, utc_n
 from archiver.models import Article, Fetched, FetchFailure
 from archiver.pipeline import extract_fetched, failure_of
 from archiver.sites import SiteRules
-from archiver.workers import ExecutorPool, worker_pool
+from archiver.workers import started_pool, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +127,13 @@ def extract_job(fetched: Fetched) -> Article | FetchFailure:
 
 @dataclass(frozen=True)
 class LinkRules:
-    """Which links of a section page are articles (a site's patterns and domains)."""
+    """Which links of a section page are articles: a site's patterns and domains, and what the
+    crawl learned of the host's URL shapes ((shape, pages that were articles, pages that were not))."""
 
     patterns: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     domains: tuple[str, ...] = ()
+    learned: tuple[tuple[str, int, int], ...] = ()
 
 
 def discover_job(fetched: Fetched, rules: LinkRules) -> Discovery | FetchFailure:
@@ -146,6 +148,7 @@ def discover_job(fetched: Fetched, rules: LinkRules) -> Discovery | FetchFailure
             patterns=rules.patterns,
             excludes=rules.excludes,
             domains=rules.domains,
+            learned={shape: (articles, others) for shape, articles, others in rules.learned},
         )
     except ArchiverError as exc:
         return failure_of(fetched.url, exc)
@@ -160,14 +163,6 @@ def forkserver_context() -> Any:
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["archiver.executor", "trafilatura", "readability"])
     return ctx
-
-
-def process_pool(sites: Sequence[SiteRules], workers: int) -> PoolExecutor:
-    """An extraction pool for synchronous callers (`archiver import`): `workers` processes."""
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=forkserver_context(), initializer=init_worker,
-        initargs=(tuple(sites), os.getpid()),
-    )
 
 
 def inline_pool(sites: Sequence[SiteRules], workers: int = 1) -> PoolExecutor:
@@ -203,6 +198,12 @@ class WorkUnit:
     settings: Settings
     delay: float = 0.0  # seconds between requests (host_delay, or the site's Crawl-delay)
     concurrency: int = 1
+    time_left: float | None = None  # seconds until the run starts no more attempts (--max-duration)
+
+    def until(self) -> float | None:
+        """The `time.monotonic()` time after which no attempt or retry of this unit starts
+        (counted from now: a unit may run on another machine, with another clock)."""
+        return None if self.time_left is None else time.monotonic() + self.time_left
 
     @property
     def kind(self) -> str:
@@ -238,7 +239,8 @@ def process_answer(item: WorkItem, fetched: Fetched, sites: Sequence[SiteRules])
 
 
 async def fetch_item(
-    client: Client, item: WorkItem, settings: Settings, gate: HostGate, sleep: Sleep
+    client: Client, item: WorkItem, settings: Settings, gate: HostGate, sleep: Sleep,
+    until: float | None = None,
 ) -> tuple[str, float, Fetched | FetchFailure]:
     """Fetch one URL in its host's turn: (started_at, seconds, the answer or the failure)."""
     started_at = utc_now()
@@ -246,7 +248,8 @@ async def fetch_item(
     answer: Fetched | FetchFailure
     async with gate.turn():
         try:
-            answer = await fetch(client, item.url, settings, headers=dict(item.headers), sleep=sleep)
+            answer = await fetch(client, item.url, settings, headers=dict(item.headers), sleep=sleep,
+                                 until=until)
         except FetchError as exc:
             answer = failure_of(item.url, exc)
     return started_at, time.monotonic() - t0, answer
@@ -263,10 +266,11 @@ def run_unit(unit: WorkUnit, sites: Sequence[SiteRules] | SiteBundle = ()) -> tu
 
 async def _run_unit(unit: WorkUnit, sites: Sequence[SiteRules]) -> tuple[ItemOutcome, ...]:
     gate = HostGate(unit.delay, unit.concurrency)
+    until = unit.until()
     async with make_client(unit.settings) as client:
 
         async def one(item: WorkItem) -> ItemOutcome:
-            started_at, duration, answer = await fetch_item(client, item, unit.settings, gate, asyncio.sleep)
+            started_at, duration, answer = await fetch_item(client, item, unit.settings, gate, asyncio.sleep, until)
             result = process_answer(item, answer, sites) if isinstance(answer, Fetched) else None
             return ItemOutcome(item.url, started_at, round(duration, 4), answer, result)
 
@@ -288,8 +292,10 @@ class Executor(Protocol):
 
     name: str
     unit_size: int  # URLs per unit
+    remote: bool  # runs elsewhere: started (and answering) before the archive is touched
 
-    async def start(self, sites: Sequence[SiteRules], settings: Settings) -> None: ...
+    async def start(self, sites: Sequence[SiteRules], settings: Settings) -> None:
+        """Start (a second call does nothing)."""
 
     def run(self, unit: WorkUnit, gate: HostGate, stop: Callable[[], bool]) -> AsyncIterator[ItemOutcome]: ...
 
@@ -304,6 +310,7 @@ class InProcessExecutor:
 
     name = "in-process"
     unit_size = 50
+    remote = False
 
     def __init__(
         self,
@@ -317,13 +324,15 @@ class InProcessExecutor:
         self.clients: HostClients | None = None
 
     async def start(self, sites: Sequence[SiteRules], settings: Settings) -> None:
+        if self.pool is not None:
+            return  # started already
         self.settings = settings
         workers = settings.extract_workers or os.cpu_count() or 1
         self.slots = asyncio.Semaphore(max(2, 4 * workers))  # answers waiting for extraction
-        pool = self.make_pool(sites, workers)
-        self.pool = ExecutorPool(pool, workers) if isinstance(pool, PoolExecutor) else pool
         self.clients = HostClients(settings, keep=max(16, 2 * settings.max_hosts))
-        await self.pool.start()  # now, so the first page fetched does not wait for the workers
+        # now, so the first page fetched does not wait for the workers; a page that takes longer
+        # than extract_timeout to extract has its worker killed (a WorkerPool's; threads cannot be)
+        self.pool = await started_pool(self.make_pool, sites, workers, settings.extract_timeout)
 
     async def close(self) -> None:
         if self.clients is not None:
@@ -341,8 +350,9 @@ class InProcessExecutor:
             if item.is_source:
                 return await self.pool.run(discover_job, answer, item.rules)
             return await self.pool.run(extract_job, answer)
-        except WorkerDied as exc:  # this page's worker died under it: the page's failure, retried
-            return failure_of(answer.url, exc)  # later (WorkersFailing, when they keep dying, stops the crawl)
+        except WorkerDied as exc:  # this page's worker died under it, or was stopped past the page's
+            return failure_of(answer.url, exc)  # extract_timeout: the page's failure, retried later
+            # (WorkersFailing, when they keep dying, stops the crawl)
 
     async def run(self, unit: WorkUnit, gate: HostGate, stop: Callable[[], bool]) -> AsyncIterator[ItemOutcome]:
         """Fetch the unit's URLs one turn at a time; each answer is extracted while the next is
@@ -360,13 +370,15 @@ class InProcessExecutor:
         async def fetch_all() -> None:
             nonlocal held
             started = 0
+            until = unit.until()
             assert self.clients is not None
             try:
                 async with self.clients.client(unit.host) as client:
                     for item in unit.items:
                         if stop():
                             break
-                        started_at, duration, answer = await fetch_item(client, item, self.settings, gate, self.sleep)
+                        started_at, duration, answer = await fetch_item(client, item, self.settings, gate,
+                                                                        self.sleep, until)
                         await self.slots.acquire()  # bounded: fetching waits while extraction is behind
                         held += 1
                         started += 1
@@ -406,6 +418,7 @@ class DaskExecutor:
 
     name = "dask"
     unit_size = CLUSTER_UNIT_SIZE
+    remote = True
 
     def __init__(self, address: str, *, timeout: float = 10.0, retries: int = CLUSTER_RETRIES) -> None:
         self.address = address
@@ -417,6 +430,8 @@ class DaskExecutor:
         self._collector: asyncio.Task[None] | None = None
 
     async def start(self, sites: Sequence[SiteRules], settings: Settings) -> None:
+        if self.client is not None:
+            return  # started already
         distributed = import_distributed()
         self.client = await connect(self.address, self.timeout, asynchronous=True)
         nthreads = sum((await self.client.nthreads()).values()) or 1
@@ -498,27 +513,49 @@ def import_distributed() -> Any:
     return distributed
 
 
+async def _probe(distributed: Any, address: str, timeout: float) -> None:
+    """Connect to the scheduler and ask who it is, all within `timeout` seconds. A port that
+    accepts connections but never answers would hold `distributed.Client` forever (its
+    handshake has no deadline); this fails instead."""
+    async def ask() -> None:
+        comm = await distributed.comm.connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            await comm.read()
+        finally:
+            await comm.close()
+
+    await asyncio.wait_for(ask(), timeout)
+
+
+def _no_workers(address: str, timeout: float) -> ClusterUnavailable:
+    return ClusterUnavailable(
+        f"Dask scheduler {address} has no workers (waited {timeout:g}s); start some with "
+        f"`dask worker {address}` on each machine, then run again"
+    )
+
+
 async def _connect_async(distributed: Any, address: str, timeout: float) -> Any:
+    await _probe(distributed, address, timeout)
     client = await distributed.Client(address, asynchronous=True, timeout=timeout)
     try:
         await client.wait_for_workers(1, timeout=timeout)
     except TimeoutError as exc:
         await client.close()
-        raise ClusterUnavailable(
-            f"Dask scheduler {address} has no workers (waited {timeout:g}s); start some with "
-            f"`dask worker {address}` on each machine, then run again"
-        ) from exc
+        raise _no_workers(address, timeout) from exc
     return client
 
 
 def connect(address: str, timeout: float, *, asynchronous: bool = False) -> Any:
     """A `distributed.Client` for the scheduler at `address` with at least one worker (a
-    coroutine when `asynchronous`); ClusterUnavailable after `timeout` seconds otherwise."""
+    coroutine when `asynchronous`); ClusterUnavailable after `timeout` seconds otherwise, also
+    when the scheduler's port accepts the connection but nothing answers."""
     distributed = import_distributed()
 
     def failed(exc: BaseException) -> ClusterUnavailable:
+        why = str(exc) or "no answer"
         return ClusterUnavailable(
-            f"cannot reach the Dask scheduler at {address} within {timeout:g}s ({exc}); start one "
+            f"cannot reach the Dask scheduler at {address} within {timeout:g}s ({why}); start one "
             f"with `dask scheduler` and workers with `dask worker {address}`, check the address "
             "(tcp://HOST:8786), or run without --cluster (and without ARCHIVER_CLUSTER) to work "
             "on this machine"
@@ -536,6 +573,7 @@ def connect(address: str, timeout: float, *, asynchronous: bool = False) -> Any:
 
         return go()
     try:
+        asyncio.run(_probe(distributed, address, timeout))
         client = distributed.Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as exc:
         raise failed(exc) from exc
@@ -543,10 +581,7 @@ def connect(address: str, timeout: float, *, asynchronous: bool = False) -> Any:
         client.wait_for_workers(1, timeout=timeout)
     except TimeoutError as exc:
         client.close()
-        raise ClusterUnavailable(
-            f"Dask scheduler {address} has no workers (waited {timeout:g}s); start some with "
-            f"`dask worker {address}` on each machine, then run again"
-        ) from exc
+        raise _no_workers(address, timeout) from exc
     return client
 
 
@@ -579,7 +614,6 @@ __all__ = [
     "inline_pool",
     "make_executor",
     "process_answer",
-    "process_pool",
     "run_unit",
     "worker_pool",
 ]

@@ -9,7 +9,9 @@ Guarantees:
 - only http and https, at most `max_redirects` hops, each hop checked;
 - the egress guard runs inside the connection itself (on the address actually dialled), so DNS
   tricks and redirects to private addresses are refused unless `allow_private`;
-- one attempt is bounded by an overall deadline, however slowly the server drips bytes;
+- one attempt is bounded by an overall deadline, however slowly the server drips bytes, and one
+  URL by a budget across all its attempts and waits; an attempt cut off by the deadline is not
+  retried, and no retry starts once the caller's time is up;
 - the body is capped before and after decompression, decoding in bounded steps, so compression
   bombs stop at the cap with bounded memory;
 - a truncated body is an error, never a short page;
@@ -38,7 +40,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    stop_after_attempt,
     wait_exponential_jitter,
 )
 
@@ -479,16 +480,35 @@ async def fetch(
     sleep: Sleep = asyncio.sleep,
     max_bytes: int | None = None,
     truncate: bool = False,
+    until: float | None = None,
 ) -> Fetched:
     """Fetch one URL with retries; return a Fetched (2xx or 304) or raise a FetchError.
 
-    `max_bytes` overrides the body cap; with `truncate` a longer body is cut at the cap instead
-    of failing (robots.txt: only its head is ever read)."""
+    Time is bounded three ways: one attempt by `settings.deadline`; the URL, all its attempts
+    and the waits between them, by `settings.url_budget` (an attempt gets only what is left of
+    it, and a retry whose wait would spend it is not made); and no retry starts after `until`
+    (a `time.monotonic()` time: the crawl's --max-duration). An attempt cut off by the deadline
+    is not retried: a server that drips its answer will drip again (a crawl tries the URL in a
+    later run). `max_bytes` overrides the body cap; with `truncate` a longer body is cut at the
+    cap instead of failing (robots.txt: only its head is ever read)."""
     limit = settings.max_body_bytes if max_bytes is None else max_bytes
     check_url(url)
     started = time.monotonic()
     fetched_at = utc_now()
     attempts = 0
+    slept = asked = 0.0  # seconds slept between attempts, and asked for (an injected sleep returns at once)
+    why_stopped = ""
+
+    def spent() -> float:
+        """Seconds of the URL's budget used: real time, with waits counted as asked."""
+        return time.monotonic() - started - slept + asked
+
+    async def pause(seconds: float) -> None:
+        nonlocal slept, asked
+        before = time.monotonic()
+        await sleep(seconds)
+        slept += time.monotonic() - before
+        asked += seconds
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -500,17 +520,36 @@ async def fetch(
             )(state)
         )
 
+    def stop(state: RetryCallState) -> bool:
+        nonlocal why_stopped
+        if state.attempt_number >= settings.retries + 1:
+            return True
+        upcoming = state.upcoming_sleep
+        if spent() + upcoming >= settings.url_budget:
+            why_stopped = f"no retry: the URL's {settings.url_budget:g}s budget is spent"
+            return True
+        if until is not None and time.monotonic() + upcoming >= until:
+            why_stopped = "no retry: the run's time is up"
+            return True
+        return False
+
     async def one() -> Fetched:
         nonlocal attempts
         attempts += 1
+        allowed = min(settings.deadline, settings.url_budget - spent())
         try:
-            async with asyncio.timeout(settings.deadline):
+            async with asyncio.timeout(max(allowed, 0.001)):
                 answer, body, hops = await _attempt(
                     client, url, settings, headers or {}, limit, truncate
                 )
         except TimeoutError:
-            raise _Retryable(
-                TransportError(url, f"no complete response within the {settings.deadline:g}s deadline")
+            if allowed < settings.deadline:
+                raise TransportError(
+                    url, f"no complete response within what was left of the URL's "
+                    f"{settings.url_budget:g}s budget ({allowed:.1f}s)"
+                ) from None
+            raise TransportError(
+                url, f"no complete response within the {settings.deadline:g}s deadline"
             ) from None
         status = answer.status
         if status in RETRY_STATUSES:
@@ -531,10 +570,10 @@ async def fetch(
         )
 
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(settings.retries + 1),
+        stop=stop,
         wait=wait,
         retry=retry_if_exception_type(_Retryable),
-        sleep=sleep,
+        sleep=pause,
         reraise=True,
     )
     try:
@@ -544,8 +583,12 @@ async def fetch(
     except _Retryable as exc:
         error = exc.error
         error.attempts = attempts
-        if attempts > 1:
-            error.message = f"{error.message} (after {attempts} attempts)"
+        notes = [f"after {attempts} attempts"] if attempts > 1 else []
+        if why_stopped:
+            notes.append(why_stopped)
+        if notes:
+            error.message = f"{error.message} ({'; '.join(notes)})"
+            error.reason = f"{error.reason} ({'; '.join(notes)})"
         raise error from None
     except FetchError as exc:
         exc.attempts = attempts

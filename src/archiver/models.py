@@ -159,9 +159,19 @@ class CrawlReport:
     not_modified: int = 0  # 304 answers, articles and sources
     failed: int = 0
     robots_blocked: int = 0
+    unreachable: int = 0  # hosts skipped: their robots.txt could not be fetched (down, 5xx)
+    links_articles: int = 0  # links of section pages judged articles
+    links_rejected: int = 0  # ... and judged not (navigation, tags, authors, pages ...)
     duration: float = 0.0
-    stop_reason: str = "complete"  # complete, max-pages, max-duration, signal
+    stop_reason: str = "complete"  # complete, max-pages, max-duration, signal, error
     queued: int = 0  # URLs still due when the run ended
+    error: str | None = None  # why the run ended in an error
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run did what it set out to: no failed fetch, no unreachable host, no error
+        (what `archiver crawl`'s exit status 0 says)."""
+        return not (self.failed or self.unreachable or self.error)
 
     def summary(self) -> str:
         """The one-line summary a run ends with."""
@@ -170,6 +180,9 @@ class CrawlReport:
             f"new {self.new}, changed {self.changed}, unchanged {self.unchanged}, "
             f"not modified {self.not_modified}, failed {self.failed}, "
             f"robots-blocked {self.robots_blocked}, duration {self.duration:.1f}s"
+            + (f", {self.unreachable} host(s) unreachable" if self.unreachable else "")
+            + (f"; section links: {self.links_articles} judged articles, {self.links_rejected} rejected"
+               if self.links_articles or self.links_rejected else "")
             + (f" (stopped: {self.stop_reason}, {self.queued} still due)"
                if self.stop_reason != "complete" else "")
         )

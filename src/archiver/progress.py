@@ -11,6 +11,7 @@ from collections import deque
 from typing import IO, Any
 
 from archiver.crawl import CrawlEvent
+from archiver.logs import JsonLogFormatter, stamp
 from archiver.models import CrawlReport
 
 FORMATS = ("auto", "rich", "plain", "json")
@@ -43,7 +44,7 @@ class PlainProgress:
             line = f"crawl {event.kind}: {event.detail}"
         else:
             return  # "done": the summary line is printed by the command
-        self.stream.write(f"{_stamp()} {line}\n")
+        self.stream.write(f"{stamp()} {line}\n")
         self.stream.flush()
 
     def close(self) -> None:
@@ -59,7 +60,7 @@ class JsonProgress:
     def __call__(self, event: CrawlEvent) -> None:
         if event.kind == "done":
             return
-        record: dict[str, Any] = {"time": _stamp(), "event": event.kind}
+        record: dict[str, Any] = {"time": stamp(), "event": event.kind}
         for key in ("url", "outcome", "status", "detail"):
             value = getattr(event, key)
             if value not in ("", None):
@@ -116,28 +117,6 @@ def make_progress(fmt: str, stream: IO[str] | None = None) -> PlainProgress | Js
     if fmt == "rich" or (fmt == "auto" and stream.isatty()):
         return RichProgress()
     return PlainProgress(stream)
-
-
-def _stamp() -> str:
-    from archiver.fetch import utc_now
-
-    return utc_now()
-
-
-class JsonLogFormatter(logging.Formatter):
-    """Log records as JSON lines (beside the JSON progress events)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        data = {
-            "time": _stamp(),
-            "event": "log",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
 
 
 def configure_logging(fmt: str, progress: object) -> None:

@@ -2,7 +2,8 @@
 
     reextract(db, sites, site=None) -> ReextractReport
 
-For each article, its newest stored page goes through `extract_fetched` again (no network). A
+For each article, its newest stored page goes through `extract_fetched` again (no network), in
+worker processes, each page within `extract_timeout` (one past it fails, as a crawl's would). A
 different title or body becomes a new version with its diff; different metadata or related links
 update the article in place; an identical result changes nothing. Pages whose extraction failed
 when they were fetched are tried again too, and become articles when the extractors now succeed.
@@ -12,19 +13,26 @@ interrupted run keeps what it finished.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import Counter
-from collections.abc import Sequence
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlite_utils
 
 from archiver import store
-from archiver.errors import ArchiverError, NotHTML
+from archiver.config import Settings
+from archiver.errors import WorkerDied
+from archiver.executor import extract_job
 from archiver.export import check_site
 from archiver.fetch import utc_now
-from archiver.pipeline import extract_fetched
+from archiver.models import Article, Fetched, FetchFailure
+from archiver.pipeline import failure_of
 from archiver.sites import SiteRules, rules_for_url
+from archiver.workers import local_pool, started_pool
 
 log = logging.getLogger(__name__)
 
@@ -51,30 +59,66 @@ def reextract(
     sites: Sequence[SiteRules] = (),
     *,
     site: str | None = None,
+    workers: int = 0,
+    extract_timeout: float | None = Settings.extract_timeout,
+    pool: Callable[[Sequence[SiteRules], int], Any] = local_pool,
 ) -> ReextractReport:
-    """Re-extract the stored pages of every article (or of one site's); see the module doc."""
+    """Re-extract the stored pages of every article (or of one site's); see the module doc.
+
+    Pages are extracted in worker processes (`workers`, 0: one per core); one that takes longer
+    than `extract_timeout` seconds has its worker stopped and counts as failed."""
     check_site(db, site)
     targets = store.reextract_targets(db, site)
     outcomes: Counter[str] = Counter()
     failures: list[tuple[int, str]] = []
     at = utc_now()
-    for target in targets:
-        fetched = store.load_page(db, target.page_id)
-        try:
-            article = extract_fetched(fetched, sites)
-        except NotHTML:
-            outcomes["skipped"] += 1  # a stored PDF or feed: nothing for the extractors
-            continue
-        except ArchiverError as exc:
+
+    def settle(target: store.ReextractTarget, fetched: Fetched, result: Article | FetchFailure) -> None:
+        if isinstance(result, FetchFailure):
+            if result.kind == "not-html":
+                outcomes["skipped"] += 1  # a stored PDF or feed: nothing for the extractors
+                return
             outcomes["failed"] += 1
-            failures.append((target.page_id, str(exc)))
-            log.info("page %d (%s) still fails: %s", target.page_id, fetched.url, exc)
-            continue
+            failures.append((target.page_id, f"{fetched.url}: {result.message}"))
+            log.info("page %d (%s) still fails: %s", target.page_id, fetched.url, result.message)
+            return
         rules = rules_for_url(list(sites), fetched.final_url)
-        stored = store.save_reextracted(
-            db, target, article, at=at, site=rules.name if rules else target.site
-        )
+        stored = store.save_reextracted(db, target, result, at=at, site=rules.name if rules else target.site)
         outcomes[stored.outcome] += 1
         if stored.outcome in ("changed", "new"):
             log.info("article %s: %s (version %s)", stored.article_id, stored.outcome, stored.version)
+
+    async def run() -> None:
+        if not targets:
+            return
+        size = max(1, min(len(targets), workers or os.cpu_count() or 1))
+        extraction = await started_pool(pool, sites, size, extract_timeout)
+        window: deque[tuple[store.ReextractTarget, Fetched, asyncio.Future[Any]]] = deque()
+        try:
+            for target in targets:
+                fetched = store.load_page(db, target.page_id)
+                window.append((target, fetched, asyncio.ensure_future(extraction.run(extract_job, fetched))))
+                while len(window) > 2 * size:
+                    await _settle_next(window, settle)
+            while window:
+                await _settle_next(window, settle)
+        finally:
+            for _, _, job in window:
+                job.cancel()
+            await extraction.close()
+
+    asyncio.run(run())
     return ReextractReport(len(targets), dict(outcomes), tuple(failures))
+
+
+async def _settle_next(
+    window: deque[tuple[store.ReextractTarget, Fetched, asyncio.Future[Any]]],
+    settle: Callable[[store.ReextractTarget, Fetched, Article | FetchFailure], None],
+) -> None:
+    """Wait for the oldest page in the window and record what became of it."""
+    target, fetched, job = window.popleft()
+    try:
+        result = await job
+    except WorkerDied as exc:  # stopped past extract_timeout, or brought down by the page
+        result = failure_of(fetched.url, exc)
+    settle(target, fetched, result)

@@ -97,7 +97,8 @@ def normalize_url(url: str, base: str | None = None) -> str:
     """The one spelling of `url` (resolved against `base` when given); raises InvalidURL."""
     raw = url.strip()
     try:
-        joined = urljoin(base, raw) if base else raw
+        absolute = raw[:8].lower().startswith(("http://", "https://"))
+        joined = urljoin(base, raw) if base and not absolute else raw  # sitemaps: absolute, 50,000 a time
         parts = urlsplit(joined)
         port = parts.port
     except ValueError as exc:

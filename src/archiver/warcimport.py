@@ -23,12 +23,12 @@ same path on the workers) and the results stream back as tasks finish.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,14 +36,16 @@ from typing import IO, Any
 
 import sqlite_utils
 
-from archiver.errors import ArchiverError, ConfigError
-from archiver.executor import SiteBundle, connect, process_pool, worker_sites
+from archiver.config import Settings
+from archiver.errors import ArchiverError, ConfigError, ExtractTimeout
+from archiver.executor import SiteBundle, connect, worker_sites
 from archiver.models import Article, Fetched, FetchFailure, FetchResult, PackedBody
 from archiver.pipeline import ensure_html, extract_fetched, failure_of
 from archiver.sites import SiteRules, rules_for_url
-from archiver.store import transaction
+from archiver.store import open_archive, transaction
 from archiver.store.archive import pack_body
 from archiver.store.imports import store_imported
+from archiver.workers import mark, started_pool, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,8 @@ WARC_LINE = b"WARC/1."
 RANGE_BYTES = 8 * 1024 * 1024  # bytes of a file per cluster task
 LOCAL_RANGE_BYTES = 256 * 1024  # bytes of a file per local worker task (about 20 news pages)
 SCAN_CHUNK = 1 << 16
-MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_BODY_BYTES = Settings.max_body_bytes
+DEFAULT_EXTRACT_TIMEOUT = Settings.extract_timeout
 DECODED_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
 
 
@@ -308,15 +311,20 @@ def import_range(
         if isinstance(item, Skipped):
             out.append(item)
             continue
+        mark(item.offset)  # the per-page extraction deadline counts from here, and names this record
         try:
             result: Article | FetchFailure = extract_fetched(item.fetched, rules)
         except ArchiverError as exc:
             result = failure_of(item.fetched.url, exc)
-        # packing (compression, sha256) here rather than in the one process that writes SQLite;
-        # the raw body stays here too: the writer stores the packed one (a fifth of the bytes)
-        packed = pack_body(item.fetched.content)
-        out.append((replace(item, fetched=replace(item.fetched, content=b""), body=packed), result))
+        out.append(_packed(item, result))
     return RangeResult(tuple(out))
+
+
+def _packed(item: WarcPage, result: Article | FetchFailure) -> tuple[WarcPage, Article | FetchFailure]:
+    # packing (compression, sha256) where the page is read rather than in the one process that
+    # writes SQLite; the raw body stays there too: the writer stores the packed one
+    packed = pack_body(item.fetched.content)
+    return replace(item, fetched=replace(item.fetched, content=b""), body=packed), result
 
 
 # --- the import (this process stores) -----------------------------------------------------------------------
@@ -402,7 +410,7 @@ def _store(db: sqlite_utils.Database, report: ImportReport, page: WarcPage,
 
 
 def import_warcs(
-    db: sqlite_utils.Database,
+    db: sqlite_utils.Database | str | Path,
     inputs: Sequence[str | Path],
     *,
     sites: Sequence[SiteRules] = (),
@@ -410,16 +418,33 @@ def import_warcs(
     cluster: str = "",
     connect_timeout: float = 10.0,
     max_bytes: int = MAX_BODY_BYTES,
-    pool: Callable[[Sequence[SiteRules], int], Any] = process_pool,
+    extract_timeout: float | None = DEFAULT_EXTRACT_TIMEOUT,
+    pool: Callable[[Sequence[SiteRules], int], Any] = worker_pool,
 ) -> ImportReport:
-    """Import WARC files (or directories of them) into an open archive; see the module doc."""
+    """Import WARC files (or directories of them) into an archive; see the module doc.
+
+    `db` is an open archive, or the path of one: it is then opened only once the inputs are
+    found and the cluster (if any) answers, so a bad input or an unreachable cluster leaves
+    nothing on disk. Locally a page whose extraction takes longer than `extract_timeout`
+    seconds fails alone (kind timeout): its worker process is killed and replaced."""
     files = warc_files(inputs)
     report = ImportReport(files=len(files))
     started = time.monotonic()
-    if cluster:
-        _import_on_cluster(db, files, report, sites, cluster, connect_timeout, max_bytes)
-    else:
-        _import_here(db, files, report, sites, workers or os.cpu_count() or 1, max_bytes, pool)
+    client = connect(cluster, connect_timeout) if cluster else None
+    try:
+        archive = open_archive(db) if isinstance(db, (str, Path)) else db
+        try:
+            if client is not None:
+                _import_on_cluster(archive, files, report, sites, client, cluster, max_bytes)
+            else:
+                asyncio.run(_import_here(archive, files, report, sites, workers or os.cpu_count() or 1,
+                                         max_bytes, pool, extract_timeout))
+        finally:
+            if archive is not db:
+                archive.close()
+    finally:
+        if client is not None:
+            client.close()
     report.seconds = time.monotonic() - started
     return report
 
@@ -437,67 +462,90 @@ def _store_range(db: sqlite_utils.Database, report: ImportReport, result: RangeR
                 _store(db, report, item[0], item[1], sites)
 
 
-def _import_here(db: sqlite_utils.Database, files: Sequence[Path], report: ImportReport,
-                 sites: Sequence[SiteRules], workers: int, max_bytes: int,
-                 pool_factory: Callable[[Sequence[SiteRules], int], Any]) -> None:
+async def _import_here(db: sqlite_utils.Database, files: Sequence[Path], report: ImportReport,
+                       sites: Sequence[SiteRules], workers: int, max_bytes: int,
+                       pool_factory: Callable[[Sequence[SiteRules], int], Any],
+                       timeout: float | None) -> None:
     """Worker processes read and extract file ranges; this process stores them in input order."""
-    window: collections.deque[Future[RangeResult]] = collections.deque()
-    pool = pool_factory(sites, workers)
+    pool = await started_pool(pool_factory, sites, workers, timeout)
+    window: collections.deque[asyncio.Task[RangeResult]] = collections.deque()
     try:
         for piece in file_ranges(files, LOCAL_RANGE_BYTES):
-            window.append(pool.submit(import_range, *piece, None, max_bytes))
+            window.append(asyncio.ensure_future(_extract_range(pool, *piece, max_bytes)))
             while len(window) > 2 * workers:
-                _store_range(db, report, window.popleft().result(), sites)
+                _store_range(db, report, await window.popleft(), sites)
         while window:
-            _store_range(db, report, window.popleft().result(), sites)
+            _store_range(db, report, await window.popleft(), sites)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for task in window:
+            task.cancel()
+        await pool.close()
+
+
+async def _extract_range(pool: Any, path: str, start: int, end: int | None, max_bytes: int) -> RangeResult:
+    """One range's records, read and extracted by a worker process. When the worker is stopped
+    past a page's extraction deadline, that page fails alone (kind timeout, its body still
+    stored) and the records before and after it are read again without it."""
+    try:
+        result: RangeResult = await pool.run(import_range, path, start, end, None, max_bytes)
+        return result
+    except ExtractTimeout as exc:
+        at = exc.note
+        if not isinstance(at, int) or at < start or (end is not None and at >= end):
+            raise
+        why = FetchFailure("", exc.kind, exc.message)
+    log.warning("%s: the page at byte %d took too long to extract; recorded as failed", path, at)
+    before = await _extract_range(pool, path, start, at, max_bytes) if at > start else RangeResult(())
+    slow: list[tuple[WarcPage, Article | FetchFailure] | Skipped] = []
+    for item in read_warc(path, at, at + 1, max_bytes=max_bytes):
+        if isinstance(item, WarcPage):
+            slow.append(_packed(item, replace(why, url=item.fetched.url)))
+        else:
+            slow.append(item)
+    after = await _extract_range(pool, path, at + 1, end, max_bytes) if end is None or at + 1 < end else RangeResult(())
+    return RangeResult(before.records + tuple(slow) + after.records)
 
 
 def _import_on_cluster(db: sqlite_utils.Database, files: Sequence[Path], report: ImportReport,
-                       sites: Sequence[SiteRules], address: str, timeout: float, max_bytes: int) -> None:
+                       sites: Sequence[SiteRules], client: Any, address: str, max_bytes: int) -> None:
     """One task per file range on the cluster; results stored in input order as they arrive."""
     from archiver.executor import import_distributed
 
     distributed = import_distributed()
-    client = connect(address, timeout)
-    try:
-        bundle = SiteBundle(tuple(sites))  # sent with each task: a lost worker loses no dependency
-        window = max(2, 2 * (sum(client.nthreads().values()) or 1))
-        pieces = iter(file_ranges(files, absolute=True))
-        order: dict[str, int] = {}
-        results: dict[int, RangeResult] = {}
-        submitted = stored = 0
-        finished = distributed.as_completed()
+    bundle = SiteBundle(tuple(sites))  # sent with each task: a lost worker loses no dependency
+    window = max(2, 2 * (sum(client.nthreads().values()) or 1))
+    pieces = iter(file_ranges(files, absolute=True))
+    order: dict[str, int] = {}
+    results: dict[int, RangeResult] = {}
+    submitted = stored = 0
+    finished = distributed.as_completed()
 
-        def submit_more() -> None:
-            nonlocal submitted
-            while submitted - stored < window:
-                piece = next(pieces, None)
-                if piece is None:
-                    return
-                future = client.submit(import_range, *piece, bundle, max_bytes, pure=False, retries=2)
-                order[future.key] = submitted
-                submitted += 1
-                finished.add(future)
+    def submit_more() -> None:
+        nonlocal submitted
+        while submitted - stored < window:
+            piece = next(pieces, None)
+            if piece is None:
+                return
+            future = client.submit(import_range, *piece, bundle, max_bytes, pure=False, retries=2)
+            order[future.key] = submitted
+            submitted += 1
+            finished.add(future)
 
+    submit_more()
+    for future in finished:
+        try:
+            results[order.pop(future.key)] = future.result()
+        except Exception as exc:  # a task lost on every try: stop, keep what is stored
+            raise ArchiverError(
+                f"cluster {address}: a file range failed on every try ({type(exc).__name__}: {exc}); "
+                "what was stored is kept: check the workers, then run the import again "
+                "(pages already imported are skipped)"
+            ) from exc
+        future.release()
+        while stored in results:
+            _store_range(db, report, results.pop(stored), sites)
+            stored += 1
         submit_more()
-        for future in finished:
-            try:
-                results[order.pop(future.key)] = future.result()
-            except Exception as exc:  # a task lost on every try: stop, keep what is stored
-                raise ArchiverError(
-                    f"cluster {address}: a file range failed on every try ({type(exc).__name__}: {exc}); "
-                    "what was stored is kept: check the workers, then run the import again "
-                    "(pages already imported are skipped)"
-                ) from exc
-            future.release()
-            while stored in results:
-                _store_range(db, report, results.pop(stored), sites)
-                stored += 1
-            submit_more()
-    finally:
-        client.close()
 
 
 __all__ = [

@@ -12,6 +12,11 @@ threads, about a fifth of the CPU per page.
   `archiver.executor.forkserver_context`), run `init_worker`, then jobs in order; a job's
   exception comes back and is raised to its caller.
 - A job goes to the worker with the fewest jobs in flight.
+- With a `timeout`, a job that runs longer (counted from when its worker could start it, or
+  from its last `mark()`) has its worker killed: the job fails with `ExtractTimeout` and the
+  jobs queued behind it go to a new worker, so one page that is slow to extract cannot hold up
+  the pages after it. A job that works through many pages calls `mark(note)` as it starts each
+  one: the clock starts again, and the note (which page) comes with the `ExtractTimeout`.
 - A worker that dies (killed, out of memory, or brought down by the page it was extracting) fails
   only the job it was running, with `WorkerDied`: the crawl records that page as failed and tries
   it again later, so a page that crashes the extractor cannot stop every run at the same place.
@@ -37,11 +42,19 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from archiver.errors import ArchiverError, WorkerDied, WorkersFailing
+from archiver.errors import ArchiverError, ExtractTimeout, WorkerDied, WorkersFailing
 
 log = logging.getLogger(__name__)
 
 _JOIN_SECONDS = 5.0
+_results: Connection | None = None  # in a worker process: where answers and marks go
+
+
+def mark(note: Any = None) -> None:
+    """Say, from inside a job, that it starts a new piece of work (the next page): the pool's
+    per-job timeout counts from here, and a timeout reports `note`. A no-op outside a worker."""
+    if _results is not None:
+        _results.send_bytes(pickle.dumps((None, note), pickle.HIGHEST_PROTOCOL))
 
 
 def _frame(payload: bytes) -> bytes:
@@ -51,8 +64,18 @@ def _frame(payload: bytes) -> bytes:
     return struct.pack("!i", len(payload)) + payload
 
 
-def _serve(jobs: Connection, results: Connection, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
-    """A worker process: run jobs in order until the job pipe closes."""
+def _serve(jobs: Connection, results: Connection, initializer: Callable[..., None], initargs: tuple[Any, ...],
+           inherited: tuple[int, ...] = ()) -> None:
+    """A worker process: run jobs in order until the job pipe closes. `inherited`: the pool's own
+    ends of every worker's pipes, which a forked worker holds copies of; closed first, or no
+    worker would see its job pipe close."""
+    global _results
+    for fd in inherited:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _results = results
     initializer(*initargs)
     while True:
         try:
@@ -97,10 +120,14 @@ Job = tuple["asyncio.Future[Any]", bytes]  # the caller's future, the framed job
 class _Worker:
     process: Any
     results: Connection
+    fds: tuple[int, ...] = ()  # this process's ends of the worker's pipes
     transport: asyncio.WriteTransport | None = None
     waiting: deque[Job] = field(default_factory=deque)  # in the order the worker runs them
     dead: bool = False
     answered: int = 0  # answers it sent back
+    timer: asyncio.TimerHandle | None = None  # the running job's timeout
+    note: Any = None  # what the running job last said it was doing (`mark`)
+    expired: Job | None = None  # the job it was killed for running too long
 
 
 class WorkerPool:
@@ -117,8 +144,11 @@ class WorkerPool:
         initargs: tuple[Any, ...] = (),
         context: Any = None,
         max_deaths: int | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.size = max(1, workers)
+        self.timeout = timeout  # seconds a job may run (None: no limit)
+        self.timeouts = 0  # workers killed for a job past `timeout` (not counted as deaths)
         self.initializer = initializer
         self.initargs = initargs
         self.context = context or multiprocessing.get_context()
@@ -140,14 +170,18 @@ class WorkerPool:
         assert self.loop is not None
         job_read, job_write = self.context.Pipe(duplex=False)
         result_read, result_write = self.context.Pipe(duplex=False)
+        inherited: tuple[int, ...] = ()
+        if self.context.get_start_method() == "fork":
+            inherited = (job_write.fileno(), result_read.fileno(), *(
+                fd for w in self.workers if not w.dead for fd in w.fds))
         process = self.context.Process(
-            target=_serve, args=(job_read, result_write, self.initializer, self.initargs),
+            target=_serve, args=(job_read, result_write, self.initializer, self.initargs, inherited),
             name="archiver-extract", daemon=True,
         )
         process.start()
         job_read.close()  # the worker's ends: ours closed, so EOF means what it says
         result_write.close()
-        worker = _Worker(process, result_read)
+        worker = _Worker(process, result_read, fds=(job_write.fileno(), result_read.fileno()))
         os.set_blocking(job_write.fileno(), False)
         worker.transport, _ = await self.loop.connect_write_pipe(functools.partial(_Pipe, self, worker), job_write)
         self.loop.add_reader(result_read.fileno(), self._readable, worker)
@@ -178,6 +212,26 @@ class WorkerPool:
         assert worker.transport is not None
         worker.transport.write(job[1])
         worker.waiting.append(job)
+        if len(worker.waiting) == 1:
+            self._arm(worker)
+
+    def _arm(self, worker: _Worker) -> None:
+        """Start the clock of the job at the head of a worker's queue (the one it runs)."""
+        if worker.timer is not None:
+            worker.timer.cancel()
+            worker.timer = None
+        if self.timeout is not None and worker.waiting and self.loop is not None:
+            worker.timer = self.loop.call_later(self.timeout, self._expire, worker)
+
+    def _expire(self, worker: _Worker) -> None:
+        """A job ran past the timeout: kill its worker (`_ended` fails the job, and replaces it)."""
+        worker.timer = None
+        if worker.dead or not worker.waiting:
+            return
+        worker.expired = worker.waiting[0]
+        log.warning("extraction worker process %d: a job ran past %gs; stopping it",
+                    worker.process.pid, self.timeout)
+        worker.process.kill()
 
     def _readable(self, worker: _Worker) -> None:
         if not self._read_one(worker):
@@ -190,7 +244,12 @@ class WorkerPool:
         except (EOFError, OSError):
             return False
         ok, value = pickle.loads(data)
+        if ok is None:  # a mark: the job started its next piece of work
+            worker.note = value
+            self._arm(worker)
+            return True
         worker.answered += 1
+        worker.note = None
         if worker.waiting:
             future, _ = worker.waiting.popleft()
             if not future.done():  # else its caller was cancelled
@@ -198,6 +257,7 @@ class WorkerPool:
                     future.set_result(value)
                 else:
                     future.set_exception(value)
+            self._arm(worker)
         return True
 
     def _ended(self, worker: _Worker) -> None:
@@ -207,6 +267,8 @@ class WorkerPool:
             return
         worker.dead = True
         assert self.loop is not None
+        if worker.timer is not None:
+            worker.timer.cancel()
         self.loop.remove_reader(worker.process.sentinel)
         while not worker.results.closed and worker.results.poll(0) and self._read_one(worker):
             pass  # answers it sent before it went are still good
@@ -216,17 +278,28 @@ class WorkerPool:
             worker.transport.abort()
         worker.process.join(1.0)  # its pipe may close a moment before its exit is known
         how = _how(worker.process.exitcode)
-        self.deaths += 1
         self.workers.remove(worker)
         queued = list(worker.waiting)
         worker.waiting.clear()
-        if queued:
-            future, _ = queued.pop(0)
-            if not future.done():
-                future.set_exception(WorkerDied(
-                    f"the extraction worker process (pid {worker.process.pid}) {how} while working on this page"
-                ))
-        log.warning("extraction worker process %d %s (%d death(s) this run)", worker.process.pid, how, self.deaths)
+        if worker.expired is not None:  # stopped by us: the job that ran too long fails, if it
+            self.timeouts += 1  # had not answered in the meantime; no death is counted
+            if queued and queued[0] is worker.expired:
+                future, _ = queued.pop(0)
+                if not future.done():
+                    future.set_exception(ExtractTimeout(
+                        f"extraction took longer than {self.timeout:g}s (the extract_timeout "
+                        f"setting); its worker process (pid {worker.process.pid}) was stopped",
+                        worker.note,
+                    ))
+        else:
+            self.deaths += 1
+            if queued:
+                future, _ = queued.pop(0)
+                if not future.done():
+                    future.set_exception(WorkerDied(
+                        f"the extraction worker process (pid {worker.process.pid}) {how} while working on this page"
+                    ))
+            log.warning("extraction worker process %d %s (%d death(s) this run)", worker.process.pid, how, self.deaths)
         if self.deaths > self.max_deaths:
             if not worker.answered and worker.process.exitcode == 1:
                 # status 1 before any answer: an uncaught error as it started (a job's own
@@ -283,15 +356,21 @@ class WorkerPool:
             worker.transport.close()
 
     async def close(self) -> None:
-        """End the workers: their job pipes close, they finish the job in hand and exit."""
+        """End the workers: their job pipes close and idle ones exit; one still running a job
+        (nobody waits for it any more) is killed."""
         self.closed = True
         for task in list(self._starting):
             task.cancel()
         for worker in self.workers:
             self._stop_worker(worker)
+            if worker.timer is not None:
+                worker.timer.cancel()
+            busy = bool(worker.waiting)
             for future, _ in worker.waiting:
                 future.cancel()
             worker.waiting.clear()
+            if busy and worker.process.is_alive():
+                worker.process.kill()
         for future, _ in self.backlog:
             future.cancel()
         self.backlog.clear()
@@ -326,6 +405,24 @@ class ExecutorPool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+async def started_pool(
+    make: Callable[[Sequence[Any], int], Any], sites: Sequence[Any], workers: int, timeout: float | None
+) -> WorkerPool | ExecutorPool:
+    """A started extraction pool from a factory (`worker_pool`, or a `concurrent.futures`
+    executor such as `archiver.executor.inline_pool`, run behind `ExecutorPool`), with `timeout`
+    per job where the pool can enforce it: worker processes can be killed, threads cannot."""
+    made = make(sites, workers)
+    pool = ExecutorPool(made, workers) if isinstance(made, Executor) else made
+    if isinstance(pool, WorkerPool):
+        pool.timeout = timeout
+    try:
+        await pool.start()
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
 def worker_pool(sites: Sequence[Any], workers: int) -> WorkerPool:
     """The crawl's extraction pool: `workers` processes from the forkserver, with the site rules
     and the orphan watch of `archiver.executor.init_worker` (not started: `await pool.start()`)."""
@@ -335,4 +432,17 @@ def worker_pool(sites: Sequence[Any], workers: int) -> WorkerPool:
                       context=forkserver_context())
 
 
-__all__ = ["ExecutorPool", "WorkerDied", "WorkerPool", "WorkersFailing", "worker_pool"]
+def local_pool(sites: Sequence[Any], workers: int) -> WorkerPool:
+    """An extraction pool for one-off commands (`archiver fetch`, `extract`, `reextract`): worker
+    processes forked from this one, so none waits for a fresh interpreter to import the
+    extraction stack. Start it (`await pool.start()`) before anything starts threads here:
+    forking a process while another of its threads holds a lock can deadlock the child."""
+    from archiver.executor import init_worker
+
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    return WorkerPool(workers, initializer=init_worker, initargs=(tuple(sites), os.getpid()), context=context)
+
+
+__all__ = ["ExecutorPool", "ExtractTimeout", "WorkerDied", "WorkerPool", "WorkersFailing", "local_pool", "mark",
+           "started_pool", "worker_pool"]

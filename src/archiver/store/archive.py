@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 import zstandard
 
+from archiver.config import DEFAULT_DB
 from archiver.errors import StoreError
 from archiver.models import Article, Fetched, FetchResult, PackedBody
 from archiver.store import schema
@@ -42,20 +43,66 @@ BUSY_TIMEOUT_MS = 30_000
 # --- connection and transactions -----------------------------------------------------------------
 
 
+def check_archive_path(path: str | Path, *, make: bool = True) -> None:
+    """Raise StoreError unless an archive can be created at `path`: its folder must exist. Only
+    the default archive's folder (`data/`) is made when missing (unless not `make`: then it is
+    only checked); a mistyped --db path is an error, never a tree of new folders."""
+    path = Path(path)
+    if path.parent.is_dir() or path.exists():
+        return
+    if path.parent == Path(DEFAULT_DB).parent:
+        if not make:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path.parent}: cannot create the archive's folder ({exc.strerror or exc})") from exc
+        return
+    raise StoreError(
+        f"{path}: the folder {path.parent} does not exist; create it first, or pass --db with "
+        "the path of an archive in an existing folder"
+    )
+
+
+def _newer(path: Path, names: list[str]) -> StoreError:
+    return StoreError(
+        f"{path}: this archive was written by a newer archiver (schema steps this version does not "
+        f"know: {', '.join(sorted(names))}); it was left untouched: upgrade archiver "
+        f"(pip install -U archiver), or pass --db with another archive"
+    )
+
+
+def _recorded_migrations(conn: sqlite3.Connection) -> set[str]:
+    """The migrations an archive records, read without writing anything."""
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
+    ).fetchone()
+    return {row[0] for row in conn.execute("SELECT name FROM migrations")} if has_table else set()
+
+
 def open_archive(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
-    """Open (creating and migrating as needed) the archive at `path`."""
+    """Open (creating and migrating as needed) the archive at `path`. Refuses an archive written
+    by a newer archiver (StoreError, nothing written), and a path whose folder does not exist
+    (see `check_archive_path`)."""
     path = Path(path)
     if not create and not path.exists():
         raise StoreError(f"{path}: no archive there; run `archiver fetch` or `archiver crawl` first")
+    check_archive_path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        newer = schema.newer_migrations(_recorded_migrations(conn))
+        if newer:  # before anything is written, the journal mode included
+            conn.close()
+            raise _newer(path, newer)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         db = sqlite_utils.Database(conn)
         schema.migrate(db)
+    except schema.NewerArchive as exc:  # a newer archiver migrated it meanwhile
+        conn.close()
+        raise _newer(path, exc.names) from None
     except sqlite3.DatabaseError as exc:
         raise StoreError(
             f"{path}: cannot open the archive ({exc}); check the path is a writable SQLite "
@@ -81,16 +128,16 @@ def upgrade_archive(path: str | Path) -> list[str]:
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            has_table = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'"
-            ).fetchone()
-            done = {row[0] for row in conn.execute("SELECT name FROM migrations")} if has_table else set()
+            done = _recorded_migrations(conn)
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
         raise StoreError(
             f"{path}: cannot read the archive ({exc}); check it is an archiver SQLite file"
         ) from exc
+    newer = schema.newer_migrations(done)
+    if newer:
+        raise _newer(path, newer)
     if {name for name, _ in schema.MIGRATIONS} <= done:
         return []
     db = open_archive(path, create=False)
@@ -245,8 +292,14 @@ class GroupCommit:
         max_items: int = 100,
         max_seconds: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
+        on_commit: Callable[[], None] | None = None,
+        on_rollback: Callable[[], None] | None = None,
     ) -> None:
+        """`on_commit` runs after each group is committed, `on_rollback` after one is dropped
+        (what was counted for it was not kept)."""
         self.db = db
+        self.on_commit = on_commit
+        self.on_rollback = on_rollback
         self.max_items = max_items
         self.max_seconds = max_seconds
         self.clock = clock
@@ -292,15 +345,26 @@ class GroupCommit:
     def commit(self) -> None:
         """Commit the open group (StoreError, and nothing of it kept, when that fails)."""
         conn = self.db.conn
-        if not conn.in_transaction:
+        if not conn.in_transaction:  # nothing open: everything written so far is committed
+            if self.on_commit is not None:
+                self.on_commit()
             return
         self.items = 0
-        _commit(conn)
+        try:
+            _commit(conn)
+        except StoreError:
+            if self.on_rollback is not None:
+                self.on_rollback()
+            raise
         self.commits += 1
+        if self.on_commit is not None:
+            self.on_commit()
 
     def rollback(self) -> None:
         _rollback(self.db.conn)
         self.items = 0
+        if self.on_rollback is not None:
+            self.on_rollback()
 
 
 def _why(exc: sqlite3.DatabaseError) -> str:

@@ -301,6 +301,23 @@ def due_entries(
     return [_entry(row) for row in rows]
 
 
+def due_count(db: sqlite_utils.Database, now: str) -> int:
+    """URLs due at `now`."""
+    row = db.execute(
+        "SELECT COUNT(*) FROM frontier WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?", [now]
+    ).fetchone()
+    return int(row[0])
+
+
+def due_on_host(db: sqlite_utils.Database, host: str, now: str) -> int:
+    """URLs of one host due at `now`."""
+    row = db.execute(
+        "SELECT COUNT(*) FROM frontier WHERE host = ? AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?",
+        [host, now],
+    ).fetchone()
+    return int(row[0])
+
+
 def counts(db: sqlite_utils.Database) -> dict[str, int]:
     """Frontier rows per state."""
     return {state: n for state, n in db.execute("SELECT state, COUNT(*) FROM frontier GROUP BY state")}

@@ -159,6 +159,14 @@ M001_INITIAL = """
 Step = str | Callable[[sqlite3.Connection], None]
 
 
+class NewerArchive(Exception):
+    """The archive was written by a newer archiver (it has migrations this one does not know)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(sorted(names)))
+        self.names = names
+
+
 ARCHIVE_0002_PAGE_HEADERS = """
         -- every response header as received, JSON [[name, value], ...], for faithful WARC export;
         -- NULL for pages stored before this migration (export rebuilds them from the columns)
@@ -231,6 +239,36 @@ ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT = """
         DROP TRIGGER IF EXISTS articles_ai;
 """
 
+CRAWL_0002_RUN_OUTCOME = """
+        ALTER TABLE crawl_runs ADD COLUMN error TEXT;  -- why a run ended in an error (status failed)
+        -- hosts skipped because their robots.txt could not be fetched (unreachable, 5xx)
+        ALTER TABLE crawl_runs ADD COLUMN unreachable INTEGER NOT NULL DEFAULT 0;
+        -- links of section pages judged articles (queued) and judged not (navigation, tags ...)
+        ALTER TABLE crawl_runs ADD COLUMN links_articles INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE crawl_runs ADD COLUMN links_rejected INTEGER NOT NULL DEFAULT 0;
+"""
+
+CRAWL_0003_DISCOVERY_LEARNS = """
+        -- what discovery learns per host (archiver.store.discovery): URL shapes of pages that
+        -- turned out to be articles and of those that did not, so later runs judge the host's
+        -- section-page links by what its pages were; and its section links judged and rejected
+        CREATE TABLE url_shapes (
+            host TEXT NOT NULL,
+            shape TEXT NOT NULL,              -- archiver.sections.url_shape, e.g. /news/<n>.html
+            articles INTEGER NOT NULL DEFAULT 0,
+            others INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (host, shape)
+        );
+        CREATE TABLE host_discovery (
+            host TEXT PRIMARY KEY,
+            site TEXT NOT NULL,               -- as articles.site names it
+            links_articles INTEGER NOT NULL DEFAULT 0,
+            links_rejected INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        );
+"""
+
 # Dates as pages state them keep their offset (2025-07-10T09:15:00+03:00), so they do not sort
 # in time order as text; beside each, the same moment in UTC (SQLite's date functions apply the
 # offset; a date or a time without one is taken as UTC), filled by archiver.store on every save.
@@ -248,6 +286,8 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("crawl_0001_frontier", CRAWL_0001_FRONTIER),
     ("archive_0003_body_codec", ARCHIVE_0003_BODY_CODEC),
     ("archive_0004_index_new_articles_at_commit", ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT),
+    ("crawl_0002_run_outcome", CRAWL_0002_RUN_OUTCOME),
+    ("crawl_0003_discovery_learns", CRAWL_0003_DISCOVERY_LEARNS),
     ("archive_0005_utc_dates", ARCHIVE_0005_UTC_DATES),
 ]
 
@@ -262,10 +302,21 @@ def applied_migrations(db: sqlite_utils.Database) -> list[str]:
     return [row[0] for row in db.execute("SELECT name FROM migrations ORDER BY rowid")]
 
 
+def newer_migrations(done: set[str] | list[str]) -> list[str]:
+    """Migrations recorded in an archive that this version does not know: a newer archiver
+    wrote it."""
+    known = {name for name, _ in MIGRATIONS}
+    return [name for name in done if name not in known]
+
+
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply the migrations the archive lacks, each atomically; return the names applied."""
+    """Apply the migrations the archive lacks, each atomically; return the names applied.
+    Raises NewerArchive (nothing written) when the archive has migrations this version lacks."""
     conn = db.conn
     done = set(applied_migrations(db))
+    newer = newer_migrations(done)
+    if newer:
+        raise NewerArchive(newer)
     applied: list[str] = []
     for name, step in MIGRATIONS:
         if name in done:

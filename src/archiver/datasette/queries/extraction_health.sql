@@ -40,8 +40,13 @@ per_site AS (
     FROM articles
     GROUP BY site
 ),
+discovery_by_site AS (
+    SELECT site, sum(links_articles) AS links_articles, sum(links_rejected) AS links_rejected
+    FROM host_discovery
+    GROUP BY site
+),
 sites AS (
-    SELECT site FROM per_site UNION SELECT site FROM failed_by_site
+    SELECT site FROM per_site UNION SELECT site FROM failed_by_site UNION SELECT site FROM discovery_by_site
 )
 SELECT
     s.site,
@@ -51,9 +56,13 @@ SELECT
           / (coalesce(p.articles, 0) + coalesce(f.extract_failures, 0)), 1) AS no_body_pct,
     round(100.0 * p.missing_dates / p.articles, 1) AS missing_date_pct,
     round(100.0 * p.missing_authors / p.articles, 1) AS missing_author_pct,
-    p.average_words
+    p.average_words,
+    coalesce(d.links_articles, 0) AS section_links_articles,
+    coalesce(d.links_rejected, 0) AS section_links_rejected,
+    round(100.0 * d.links_articles / nullif(d.links_articles + d.links_rejected, 0), 1) AS section_links_article_pct
 FROM sites s
 LEFT JOIN per_site p ON p.site = s.site
 LEFT JOIN failed_by_site f ON f.site = s.site
+LEFT JOIN discovery_by_site d ON d.site = s.site
 WHERE (:site = '' OR s.site = :site)
 ORDER BY articles DESC, s.site
