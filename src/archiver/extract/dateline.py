@@ -37,10 +37,9 @@ _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]?([01]\d)[/-]?([0-3]\d)(?:/|[-_]|$)
 _DATE_MARKUP = ('[class*="date" i], [class*="publish" i], [class*="posted" i], [id*="date" i], '
                 '[itemprop*="date" i], [class*="byline" i], [class*="meta" i]')
 _LABELLED = re.compile(r"\b(?:posted|published|written|created)(?:\s+on)?\b\s*:?\s*", re.IGNORECASE)
-_DATA_DATE = re.compile(r'\\?"(?:datePublished|publishDate|publishedDate|published_at|publishedAt|'
-                        r'date_published|publicationDate|publication_date)\\?"\s*:\s*\\?"'
-                        r'([0-9][0-9T:.+\-Z ]{7,34})\\?"')
-HTMLDATE = True
+_DATA_KEYS = ('"datePublished', '"publishDate', '"publishedDate', '"published_at', '"publishedAt',
+              '"date_published', '"publicationDate', '"publication_date')
+_DATA_VALUE = re.compile(r'\\?"\s*:\s*\\?"([0-9][0-9T:.+\-Z ]{7,34})\\?"')
 MAX_LABELLED_TEXT = 200_000  # characters of a page's text searched for a labelled date
 PROSE = 200  # a text node longer than this is running text, not a dateline
 DATELINE_BEFORE = 200  # characters before / after the headline where a dateline may sit
@@ -161,9 +160,15 @@ def _labelled_day(tree: LexborHTMLParser) -> date | None:
 
 def _data_day(page: str) -> date | None:
     """A publication date in data the page's scripts carry ("publishDate":"2025-05-27")."""
-    match = _DATA_DATE.search(page)
-    stamp = machine_date(match.group(1)) if match else None
-    return date.fromisoformat(stamp[:10]) if stamp else None
+    for key in _DATA_KEYS:
+        at = page.find(key)  # a plain search first: the pattern alone would try every quote
+        if at < 0:
+            continue
+        match = _DATA_VALUE.match(page, at + len(key))
+        stamp = machine_date(match.group(1)) if match else None
+        if stamp:
+            return date.fromisoformat(stamp[:10])
+    return None
 
 
 def _days_of(stamp: str) -> set[str]:
@@ -241,7 +246,7 @@ def read_dates(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta, ur
     """(published, modified) of the page, ISO 8601 (with offset where the page states one);
     `page` is its markup, for htmldate when nothing else dates it."""
     published, modified = choose_dates(collect_dates(tree, nearby, meta, url, page))
-    return published or (_htmldate(page, url) if HTMLDATE else None), modified
+    return published or _htmldate(page, url), modified
 
 
 __all__ = ["DateEvidence", "SeenDate", "TextDate", "choose_dates", "collect_dates", "read_dates"]
