@@ -125,6 +125,13 @@ def test_the_visible_byline_names_the_authors(header: str, authors: tuple[str, .
     assert _extract(_page(header=header)).authors == authors
 
 
+def test_the_publication_named_beside_its_writers_is_not_an_author() -> None:
+    head = '<meta property="og:site_name" content="The Crier">'
+    article = _extract(_page(head, "<p>By Jane Roe and John Poe, The Crier</p>"))
+    assert article.authors == ("Jane Roe", "John Poe")
+    assert _extract(_page(head, "<p>By The Crier</p>")).authors == ("The Crier",)
+
+
 def test_json_ld_people_come_before_the_byline_and_organisations_after_it() -> None:
     ld = ('<script type="application/ld+json">{"@type": "NewsArticle", "author": '
           '[{"@type": "Organization", "name": "The Crier"}]}</script>')
@@ -146,6 +153,9 @@ def test_json_ld_people_come_before_the_byline_and_organisations_after_it() -> N
     (["jane@crier.example"], ()),
     (["Podium Staff"], ("Podium Staff",)),
     (["Jane Roe (Staff Reporter)"], ("Jane Roe",)),
+    (["Ilana Muhlstein, MS, RDN"], ("Ilana Muhlstein",)),  # credentials are not names
+    (["Michael Greger, M.D. FACLM"], ("Michael Greger",)),
+    (["BBC, CNN"], ("BBC", "CNN")),
 ])
 def test_author_names_are_cleaned(raw: list[str], names: tuple[str, ...]) -> None:
     assert clean_authors(raw) == names

@@ -62,8 +62,11 @@ _NOT_NAMES = frozenset("""
 _DANGLING = frozenset("by on at in of for from with to via".split())
 # A template's placeholder left in the page ("page.head.extra.author", "{{ author }}").
 _IDENTIFIER = re.compile(r"^[\w-]+(?:\.[\w-]+){3,}$|\{\{|\$\{")
+# Post-nominal letters: degrees and credentials written after a name.
+_CREDENTIAL = re.compile(r"[A-Z]{2,5}|Ph\.?\s?D|M\.?D|Dr|Jr|Sr|I{2,3}|[A-Z]\.(?:[A-Z]\.)+|[A-Z]+-[A-Z]+(?: \d+)?")
 # "Doe, Jane": one family name, a comma, given names (citation style), written back in order.
-_FAMILY_FIRST = re.compile(r"^([^\W\d_][\w'’-]+),\s+([^\W\d_][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){0,2})$")
+_FAMILY_FIRST = re.compile(r"^([^\W\d_][\w'’-]*[a-z][\w'’-]*),\s+"
+                           r"([^\W\d_][\w.'’-]*[a-z][\w.'’-]*(?:\s+[^\W\d_][\w.'’-]*){0,2})$")
 _AUTHOR_MARKUP = re.compile(r"author|byline|writer|contributor|creator", re.IGNORECASE)
 _AUTHOR_HREF = re.compile(r"/(?:authors?|writers?|people|staff|profiles?|contributors?|team|"
                           r"journalists?|reporters?|columnists?|autor(?:en)?|auteurs?)/",
@@ -116,11 +119,16 @@ def clean_authors(values: Iterable[str]) -> tuple[str, ...]:
         if family_first and not {family_first.group(1).lower(),
                                  family_first.group(2).split()[-1].lower()} & _ROLE_WORDS:
             value = f"{family_first.group(2)} {family_first.group(1)}"
+        named = False
         for part in _SPLIT.split(value):
+            if named and part.split() and all(_CREDENTIAL.fullmatch(token.strip(".,"))
+                                              for token in part.split()):
+                continue  # "Jane Roe, MS, RDN": letters after a name are not more names
             name = clean_author(part)
             if name and name.casefold() not in seen:
                 seen.add(name.casefold())
                 out.append(name)
+                named = " " in name  # a person's name: what follows may be their letters
     return tuple(out[:MAX_NAMES])
 
 
@@ -219,12 +227,16 @@ def markup_names(tree: LexborHTMLParser) -> list[str]:
 
 def read_authors(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta) -> tuple[str, ...]:
     """The article's authors, cleaned, in the page's order."""
+    found: tuple[str, ...] = ()
     for names in (meta.authors, meta.meta_authors):
-        cleaned = clean_authors(names)
-        if cleaned:
-            return cleaned
-    if nearby is not None:
-        names = byline_names(nearby)
-        if names:
-            return tuple(names)
-    return clean_authors(markup_names(tree)) or clean_authors(meta.organization_authors)
+        found = clean_authors(names)
+        if found:
+            break
+    if not found and nearby is not None:
+        found = tuple(byline_names(nearby))
+    found = found or clean_authors(markup_names(tree)) or \
+        clean_authors(meta.organization_authors)
+    # "Jane Roe, USA TODAY": the publication beside its writers is not one of them.
+    publication = {n.casefold() for n in (meta.site_name, *meta.organization_authors) if n}
+    people = tuple(name for name in found if name.casefold() not in publication)
+    return people or found
