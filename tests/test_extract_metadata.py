@@ -130,6 +130,8 @@ def test_the_publication_named_beside_its_writers_is_not_an_author() -> None:
     article = _extract(_page(head, "<p>By Jane Roe and John Poe, The Crier</p>"))
     assert article.authors == ("Jane Roe", "John Poe")
     assert _extract(_page(head, "<p>By The Crier</p>")).authors == ("The Crier",)
+    assert _extract(_page(head, "<p>By Tom Davies, Associated Press</p>")).authors == ("Tom Davies",)
+    assert _extract(_page(head, "<p>By Reuters</p>")).authors == ("Reuters",)
 
 
 def test_json_ld_people_come_before_the_byline_and_organisations_after_it() -> None:

@@ -55,9 +55,16 @@ _ROLE_WORDS = frozenset("""
 _NOT_NAMES = frozenset("""
     share tweet email print comments comment menu home search subscribe login sign read more
     follow view all posts articles profile admin administrator guest anonymous unknown staff
-    team by the and name undefined null none webmaster author
+    team by the and name undefined null none webmaster author nama nom nombre naam navn
 """.split()) | {"sign in", "log in", "table of contents", "read more", "view all", "meet our",
                 "about the author", "more from", "contact us"}
+# News agencies credited beside the writers of a story: a credit, not an author, when people are
+# named too.
+_AGENCIES = frozenset(name.strip() for name in """
+    associated press|the associated press|ap|reuters|thomson reuters|afp|agence france-presse|
+    dpa|deutsche presse-agentur|upi|united press international|pa|pa media|press association|
+    ansa|efe|xinhua|kyodo|kyodo news|cnn wire|bloomberg news|tass|anadolu agency
+""".split("|"))
 # A name never ends in a preposition ("Reviewed by", "Updated on") nor holds one of these.
 _DANGLING = frozenset("by on at in of for from with to via".split())
 # A template's placeholder left in the page ("page.head.extra.author", "{{ author }}").
@@ -236,7 +243,8 @@ def read_authors(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta) 
         found = tuple(byline_names(nearby))
     found = found or clean_authors(markup_names(tree)) or \
         clean_authors(meta.organization_authors)
-    # "Jane Roe, USA TODAY": the publication beside its writers is not one of them.
-    publication = {n.casefold() for n in (meta.site_name, *meta.organization_authors) if n}
-    people = tuple(name for name in found if name.casefold() not in publication)
+    # "Jane Roe, USA TODAY", "Tom Davies, Associated Press": the publication or agency beside
+    # its writers is not one of them.
+    credits = _AGENCIES | {n.casefold() for n in (meta.site_name, *meta.organization_authors) if n}
+    people = tuple(name for name in found if name.casefold() not in credits)
     return people or found
