@@ -2,10 +2,10 @@
 
 A block is found by site rules, by markup (`related`, `recommended`, `jp-relatedposts` ...),
 or by a heading in one of many wordings and languages ("Related Articles", "You May Also
-Like", "More from this section", "Lesen Sie auch") followed by a list of article links. Inside
-a block each distinct article URL is one card; its title comes from a heading or title-like
-link, its summary from an excerpt element or a paragraph that is not the title. Navigation
-menus, footers and share links are never cards.
+Like", "More from this section", "Lesen Sie auch") followed by a list of article links, or by
+cards that follow such a heading with no wrapper. Inside a block each distinct article URL is one
+card, read by `cards` (title and summary). Navigation menus, footers and share links are never
+cards. Every pass is linear in the page's links: each card is found by one climb per link.
 """
 
 from __future__ import annotations
@@ -17,39 +17,23 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from archiver.extract.chrome import inside_any
-from archiver.extract.patterns import (
-    CHROME_PHRASE,
-    NON_ARTICLE_PATH,
-    RELATED_HEADING,
-    RELATED_MARKUP,
-    SHARE_HOSTS,
-    SUMMARY_MARKUP,
-    TITLE_MARKUP,
+from archiver.extract.cards import (
+    CARD_TEXT,
+    HEADINGS,
+    RelatedRules,
+    card_summary,
+    card_title,
+    classes,
+    summary_after,
+    summary_text,
 )
-from archiver.extract.text import absolute_url, is_date_text, same_page, squash
+from archiver.extract.chrome import inside_any
+from archiver.extract.patterns import NON_ARTICLE_PATH, RELATED_HEADING, RELATED_MARKUP, SHARE_HOSTS
+from archiver.extract.text import absolute_url, same_page, squash
 from archiver.models import RelatedLink
 
 _HEADING_TAGS = "h1, h2, h3, h4, h5, h6, [role=heading], strong, b, p, span, div, legend, caption"
-_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _MAX_CLIMB = 6
-_CARD_TEXT = 600  # characters of text one related card may hold, on average
-
-
-@dataclass(frozen=True)
-class RelatedRules:
-    """Related-block selectors from a site file."""
-
-    block: str | None = None
-    card: str | None = None
-    title: str | None = None
-    url: str | None = None
-    summary: str | None = None
-
-
-def _classes(node: LexborNode) -> str:
-    attrs = node.attributes
-    return f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
 
 
 def _in_excluded_region(node: LexborNode, stop: LexborNode | None = None) -> bool:
@@ -117,110 +101,6 @@ def _article_links(block: LexborNode, page_url: str) -> dict[str, list[LexborNod
     return links
 
 
-def _link_title(link: LexborNode) -> str:
-    text = squash(link.text(deep=True))
-    if text and not CHROME_PHRASE.fullmatch(text):
-        return text
-    return ""
-
-
-def _card_title(links: list[LexborNode], card: LexborNode, rules: RelatedRules | None) -> str:
-    if rules is not None and rules.title:
-        node = card.css_first(rules.title)
-        if node is not None and squash(node.text(deep=True)):
-            return squash(node.text(deep=True))
-    # A link inside a heading or title-classed element wins, then the longest link text.
-    for link in links:
-        parent: LexborNode | None = link
-        for _ in range(3):
-            if parent is None:
-                break
-            if parent.tag in {"h1", "h2", "h3", "h4", "h5", "h6"} or \
-                    TITLE_MARKUP.search(_classes(parent)):
-                title = _link_title(link)
-                if title:
-                    return title
-            parent = parent.parent
-    for heading in card.css("h1, h2, h3, h4, h5, h6"):
-        title = squash(heading.text(deep=True))
-        if title:
-            return title
-    titles = [_link_title(link) for link in links]
-    best = max(titles, key=len, default="")
-    if best:
-        return best
-    for link in links:
-        label = link.attributes.get("aria-label") or link.attributes.get("title") or ""
-        label = re.sub(r"^(?:read more about|read more:?)\s+", "", squash(label), flags=re.IGNORECASE)
-        if label:
-            return label
-    return ""
-
-
-def _summary_text(text: str, title: str) -> bool:
-    """Whether a block of text can be a card's summary (not its title, a date, or chrome)."""
-    if len(text) < 25 or text == title or (title in text and len(text) < len(title) + 15):
-        return False
-    return not (CHROME_PHRASE.fullmatch(text) or is_date_text(text))
-
-
-def _card_summary(card: LexborNode, title: str, rules: RelatedRules | None) -> str | None:
-    if rules is not None and rules.summary:
-        node = card.css_first(rules.summary)
-        text = squash(node.text(deep=True)) if node is not None else ""
-        return text or None
-    for node in card.css("[class]"):
-        if SUMMARY_MARKUP.search(_classes(node)):
-            text = squash(node.text(deep=True))
-            if text and text != title:
-                return text
-    for node in card.css("p, div, span"):
-        if node.css_first("p, div") is not None and node.tag != "p":
-            continue
-        if node.css_first("a[href]") is not None and node.tag != "p":
-            continue
-        text = squash(node.text(deep=True))
-        if _summary_text(text, title):
-            return text
-    return _loose_text(card, title)
-
-
-def _loose_text(card: LexborNode, title: str) -> str | None:
-    """A summary written as bare text beside the card's link (`<li><a>Title</a><br>Summary</li>`):
-    the card's text without its links' text."""
-    text = squash(card.text(deep=True))
-    if len(text) > 4 * _CARD_TEXT:
-        return None
-    for link in card.css("a"):
-        linked = squash(link.text(deep=True))
-        if linked:
-            text = text.replace(linked, " ", 1)
-    text = squash(text).strip(" -–—|·•:")
-    return text if _summary_text(text, title) else None
-
-
-def _summary_after(card: LexborNode, title: str, starts: frozenset[int]) -> str | None:
-    """A summary that follows its card instead of sitting in it, up to the next card
-    (`<h4><a>Title</a></h4><p>Summary</p><h4>...`); `starts` are the mem_ids of the block's
-    article links, each of which starts a card."""
-    sibling = card.next
-    for _ in range(4):
-        if sibling is None:
-            return None
-        if sibling.is_element_node:
-            if sibling.tag in _HEADINGS or sibling.mem_id in starts or any(
-                    a.mem_id in starts for a in sibling.css("a[href]")):
-                return None
-            raw = sibling.text(deep=True)
-            text = squash(raw) if len(raw) <= 2 * _CARD_TEXT else ""
-        else:
-            text = squash(sibling.text_content) if sibling.is_text_node else ""
-        if _summary_text(text, title):
-            return text
-        sibling = sibling.next
-    return None
-
-
 def _cards(block: LexborNode, found: dict[str, list[LexborNode]]) -> dict[str, LexborNode]:
     """For each article URL of a block, its card: the widest ancestor of its first link inside
     the block that links to no other article. Each ancestor learns the URLs under it once,
@@ -270,21 +150,21 @@ def read_cards(block: LexborNode, page_url: str, rules: RelatedRules | None = No
                 continue
             links = [a for a in card.css("a[href]")
                      if absolute_url(page_url, a.attributes.get("href")) == url]
-            title = _card_title(links or [link_node], card, rules)
+            title = card_title(links or [link_node], card, rules)
             if title:
-                out.append(RelatedLink(title, url, _card_summary(card, title, rules)))
+                out.append(RelatedLink(title, url, card_summary(card, title, rules)))
         return out
     found = _article_links(block, page_url)
     cards = {url: block for url in found} if len(found) == 1 else _cards(block, found)
     starts = frozenset(link.mem_id for links in found.values() for link in links)
     for url, links in found.items():
         card = cards[url]
-        title = _card_title(links, card, rules)
+        title = card_title(links, card, rules)
         if not title:
             continue
-        summary = _card_summary(card, title, rules)
+        summary = card_summary(card, title, rules)
         if summary is None and card.mem_id != block.mem_id:
-            summary = _summary_after(card, title, starts)
+            summary = summary_after(card, title, starts)
         out.append(RelatedLink(title, url, summary))
     return out
 
@@ -315,7 +195,7 @@ def _block_after_heading(heading: LexborNode, page_url: str, main: LexborNode | 
 def _card_sized(block: LexborNode, cards: int) -> bool:
     """Whether a block's text is what a list of cards holds (title, date, short summary each),
     not an article with links in its paragraphs."""
-    return len(block.text(deep=True)) <= max(1500, _CARD_TEXT * cards)
+    return len(block.text(deep=True)) <= max(1500, CARD_TEXT * cards)
 
 
 def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
@@ -329,7 +209,7 @@ def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
 
 def _section_heading(node: LexborNode, page_url: str) -> bool:
     """A heading that starts another section (one that links to an article is a card's title)."""
-    return node.tag in _HEADINGS and not _article_links(node, page_url)
+    return node.tag in HEADINGS and not _article_links(node, page_url)
 
 
 def _siblings_block(heading: LexborNode, page_url: str) -> LexborNode | None:
@@ -364,8 +244,8 @@ def following_cards(heading: LexborNode, page_url: str) -> list[list[LexborNode]
                     cards[-1].extend(between)
                 between = []
                 cards.append([sibling])
-            elif sibling.tag in _HEADINGS or not cards or len(between) >= MAX_BETWEEN_CARDS \
-                    or len(sibling.text(deep=True)) > _CARD_TEXT:
+            elif sibling.tag in HEADINGS or not cards or len(between) >= MAX_BETWEEN_CARDS \
+                    or len(sibling.text(deep=True)) > CARD_TEXT:
                 break
             else:
                 between.append(sibling)
@@ -401,7 +281,7 @@ def find_related(
         blocks.extend(tree.css(rules.block))
     if not blocks:
         for node in tree.css("[class], [id]"):
-            if RELATED_MARKUP.search(_classes(node)) and not _in_excluded_region(node):
+            if RELATED_MARKUP.search(classes(node)) and not _in_excluded_region(node):
                 if main is not None and _contains(node, main):
                     continue
                 blocks.append(node)
@@ -452,6 +332,6 @@ def find_related(
                 if link.summary is None:
                     texts = (squash(n.text(deep=True)) for n in card[1:])
                     link = RelatedLink(link.title, link.url,
-                                       next((t for t in texts if _summary_text(t, link.title)), None))
+                                       next((t for t in texts if summary_text(t, link.title)), None))
                 links.append(link)
     return RelatedBlocks(links, nodes)
