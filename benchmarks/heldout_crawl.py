@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from heldout import chrome_paths, make_site, section_paths  # noqa: E402
+from support.heldout import chrome_paths, make_site, section_paths  # noqa: E402
 
 from archiver.localserver import serve  # noqa: E402
 from archiver.urls import looks_like_article  # noqa: E402

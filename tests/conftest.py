@@ -10,7 +10,7 @@ import pytest
 
 from archiver.config import Settings
 from archiver.localserver import SiteServer, serve
-from faultserver import FIXTURES, FaultHandler
+from support.faultserver import FIXTURES, FaultHandler
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -105,8 +105,8 @@ def test_hostile_strings_are_stored_verbatim_as_values(tmp_path):
                       authors=(hostile,), tags=(hostile,), section=hostile,
                       related=(RelatedLink(hostile, "https://n.example/b", hostile),),
                       extractor="generic", extractor_version="1")
-    db = store.open_archive(tmp_path / "h.db")
-    store.store_result(db, FetchResult(article.url, "2026-01-01T00:00:00Z", 0.1, article=article))
+    db = store.Archive(tmp_path / "h.db")
+    db.store_result(FetchResult(article.url, "2026-01-01T00:00:00Z", 0.1, article=article))
     row = db.execute("SELECT title, section, authors, body FROM articles").fetchone()
     import json
 

@@ -11,7 +11,10 @@ from click.testing import CliRunner
 
 from archiver.bench import format_report, load_pages, page_scores, run_bench, score, shingles
 from archiver.cli import main
+from archiver.options import bench_module
 from archiver.errors import ConfigError
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,7 +171,7 @@ def _archiver(*args: str) -> list[dict]:
 
 
 def test_bench_import_alternates_worker_counts_so_drift_cancels() -> None:
-    from archiver.benchimport import run_order
+    run_order = bench_module("benchimport").run_order
 
     assert run_order([1, 2], 2) == [1, 2, 2, 1]
     assert run_order([1, 2, 4], 3) == [1, 2, 4, 4, 2, 1, 1, 2, 4]
@@ -201,7 +204,9 @@ def test_bench_import_imports_with_each_worker_count() -> None:
 
 
 def test_bench_site_pages_are_the_template_with_their_own_url_title_and_opening() -> None:
-    from archiver.benchcrawl import FIRST, PLACES, SLUG, TEMPLATE, TITLE, TOPICS, PageMaker, page_path
+    b = bench_module("benchcrawl")
+    FIRST, PLACES, SLUG, TEMPLATE, TITLE, TOPICS = b.FIRST, b.PLACES, b.SLUG, b.TEMPLATE, b.TITLE, b.TOPICS  # noqa: N806
+    PageMaker, page_path = b.PageMaker, b.page_path  # noqa: N806
 
     template = TEMPLATE.read_text(encoding="utf-8")
     assert all(template.count(part) for part in (SLUG, TITLE, FIRST))
@@ -224,9 +229,10 @@ def test_bench_site_server_answers_keep_alive_gets() -> None:
 
     import httpx
 
-    from archiver.benchcrawl import TITLE, page_path
+    benchcrawl = bench_module("benchcrawl")
+    TITLE, page_path = benchcrawl.TITLE, benchcrawl.page_path  # noqa: N806
 
-    server = subprocess.Popen([sys.executable, "-m", "archiver.benchcrawl", "serve", "6", "2"],
+    server = subprocess.Popen([sys.executable, benchcrawl.__file__, "serve", "6", "2"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
@@ -248,3 +254,14 @@ def test_bench_site_server_answers_keep_alive_gets() -> None:
         server.stdin.close()
         server.wait(timeout=30)
     assert server.returncode == 0
+
+
+def test_bench_needs_the_benchmarks_folder_of_a_source_checkout(tmp_path, monkeypatch) -> None:
+    import archiver.options
+
+    assert bench_module("benchcrawl").__file__ == str(ROOT / "benchmarks" / "benchcrawl.py")
+    monkeypatch.setattr(archiver.options, "BENCHMARKS", tmp_path / "benchmarks")
+    with pytest.raises(ConfigError, match="needs a source checkout.*not installed with the package"):
+        bench_module("benchcrawl")
+    result = CliRunner().invoke(main, ["bench", "crawl", "--pages", "1"])
+    assert result.exit_code == 2 and "archiver bench needs a source checkout" in result.output

@@ -21,6 +21,8 @@ from archiver import store
 from archiver.localserver import serve
 from archiver.pipeline import archive_urls
 
+pytestmark = pytest.mark.slow
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -74,7 +76,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
     settings = Settings(allow_private=True, backoff_base=0.01, backoff_max=0.05, deadline=5.0)
     with serve(root) as site:
         urls = {name: f"{site.base_url}/{name}.html" for name in ("seed", "other", "hostile")}
-        db = store.open_archive(db_path)
+        db = store.Archive(db_path)
         results = archive_urls(db, list(urls.values()), settings)
         assert [outcome.outcome for _, outcome in results] == ["new", "new", "new"]
         seed = root / "seed.html"
@@ -170,7 +172,7 @@ def test_full_text_search_finds_the_article_by_a_phrase(page, served):  # type: 
 
 def test_article_view_shows_paragraphs_related_links_and_versions(page, served, archive):  # type: ignore[no-untyped-def]
     db_path, urls = archive
-    db = store.open_archive(db_path)
+    db = store.Archive(db_path)
     article_id, body = db.execute(
         "SELECT id, body FROM articles WHERE fetched_url = ?", [urls["seed"]]
     ).fetchone()

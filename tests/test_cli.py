@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from faultserver import FIXTURES
+from support.faultserver import FIXTURES
 
 SEED_PAGES = ["seed-elementor", "seed-plain"]
 

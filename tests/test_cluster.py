@@ -22,12 +22,16 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from archiver import store
+from archiver.cluster import DaskExecutor
 from archiver.config import Settings
-from archiver.crawl import Source, crawl, inline_pool
-from archiver.executor import ClusterUnavailable, DaskExecutor
+from archiver.crawl import Source, crawl
+from archiver.errors import ClusterUnavailable
 from archiver.export import export_archive
+from archiver.pools import inline_pool
 from archiver.warcimport import import_warcs
-from crawlsite import make_site, serve_site
+from support.crawlsite import make_site, serve_site
+
+pytestmark = pytest.mark.slow
 
 START_TIMEOUT = 30.0
 
@@ -119,9 +123,9 @@ def test_crawl_on_the_cluster_builds_the_same_archive_as_in_process(tmp_path, cl
     sites = [make_site(tmp_path / f"site{n}", 10 + 4 * n) for n in range(2)]
     with serve_site(sites[0]) as one, serve_site(sites[1]) as two:
         sources = [Source(s.base_url + "/sitemap_index.xml", "start") for s in (one, two)]
-        local = store.open_archive(tmp_path / "local.db")
+        local = store.Archive(tmp_path / "local.db")
         here = crawl(local, sources, fast, pool=inline_pool)
-        remote = store.open_archive(tmp_path / "cluster.db")
+        remote = store.Archive(tmp_path / "cluster.db")
         there = crawl(remote, sources, replace(fast, cluster=cluster.address))
         # the workers did the fetching: the servers saw every article twice, once per crawl
         for server, n in ((one, 10), (two, 14)):
@@ -163,7 +167,7 @@ def test_a_worker_killed_mid_crawl_has_its_unit_rerun_elsewhere(tmp_path, cluste
 
     killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
     killer.start()
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     slow = replace(settings, host_delay=0.05, extract_workers=1, cluster=cluster.address)
     try:
         with serve_site(site) as server:
@@ -189,15 +193,15 @@ def test_a_worker_killed_mid_crawl_has_its_unit_rerun_elsewhere(tmp_path, cluste
 
 def test_import_on_the_cluster_equals_the_local_import(tmp_path, cluster, fast):
     site = make_site(tmp_path / "site", 12)
-    crawled = store.open_archive(tmp_path / "crawled.db")
+    crawled = store.Archive(tmp_path / "crawled.db")
     with serve_site(site) as server:
         crawl(crawled, [Source(server.base_url + "/sitemap_index.xml", "start")], fast, pool=inline_pool)
     warc = tmp_path / "pages.warc.gz"
     assert export_archive(crawled, "warc", warc) == 12
 
-    local = store.open_archive(tmp_path / "local.db")
+    local = store.Archive(tmp_path / "local.db")
     import_warcs(local, [warc], workers=1, pool=inline_pool)
-    remote = store.open_archive(tmp_path / "remote.db")
+    remote = store.Archive(tmp_path / "remote.db")
     report = import_warcs(remote, [warc], cluster=cluster.address)
     assert (report.new, report.broken) == (12, [])
     assert articles(remote) == articles(local) and len(articles(remote)) == 12
@@ -214,7 +218,7 @@ def free_port() -> int:
 
 def test_an_unreachable_scheduler_is_a_clear_error_before_anything_is_written(tmp_path, settings):
     address = f"tcp://127.0.0.1:{free_port()}"
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     started = time.monotonic()
     with pytest.raises(ClusterUnavailable, match=rf"cannot reach the Dask scheduler at {address} within 1s"):
         crawl(db, [Source("http://127.0.0.1:9/feed.rss", "feed")],

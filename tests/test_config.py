@@ -58,3 +58,31 @@ def test_every_default_is_in_range_and_every_limit_names_a_setting() -> None:
         assert low is None or value >= low, name
         assert high is None or value <= high, name
     assert defaults.url_budget <= 90 and defaults.extract_timeout > 0
+
+
+def test_site_files_are_found_from_the_flag_the_variable_the_working_directory_or_the_package(tmp_path: Path) -> None:
+    from archiver.config import BUNDLED_SITES, sites_dir
+
+    flag, variable, here = tmp_path / "flag", tmp_path / "variable", tmp_path / "here"
+    for folder in (flag, variable, here / "selectors"):
+        folder.mkdir(parents=True)
+    env = {"ARCHIVER_SITES": str(variable)}
+    assert sites_dir(flag, env, cwd=here) == flag
+    assert sites_dir(None, env, cwd=here) == variable
+    assert sites_dir(None, {}, cwd=here) == here / "selectors"
+    assert sites_dir(None, {}, cwd=tmp_path) == BUNDLED_SITES  # nothing else: the installed examples
+    assert sorted(p.name for p in BUNDLED_SITES.glob("*.toml")) == sorted(
+        p.name for p in (Path(__file__).resolve().parents[1] / "selectors").glob("*.toml"))
+    with pytest.raises(ConfigError, match="--sites .*missing: site files directory not found"):
+        sites_dir(tmp_path / "missing", env, cwd=here)
+    with pytest.raises(ConfigError, match="ARCHIVER_SITES .*gone: site files directory not found"):
+        sites_dir(None, {"ARCHIVER_SITES": str(tmp_path / "gone")}, cwd=here)
+
+
+def test_the_help_says_where_site_files_are_looked_for() -> None:
+    from click.testing import CliRunner
+
+    from archiver.cli import main
+
+    out = CliRunner().invoke(main, ["crawl", "--help"], terminal_width=200).output
+    assert "$ARCHIVER_SITES, else ./selectors in the working directory, else the examples installed" in " ".join(out.split())

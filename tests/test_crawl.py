@@ -15,7 +15,6 @@ from archiver.crawl import (
     REVISIT_AFTER,
     Source,
     crawl,
-    inline_pool,
     next_retry,
     next_revisit,
     plan_sources,
@@ -23,8 +22,9 @@ from archiver.crawl import (
 from archiver.errors import ConfigError
 from archiver.models import FetchFailure
 from archiver.pipeline import archive_urls
+from archiver.pools import inline_pool
 from archiver.store import frontier
-from crawlsite import article_gets, article_html, article_path, make_site, serve_site
+from support.crawlsite import article_gets, article_html, article_path, make_site, serve_site
 
 N = 6
 
@@ -40,7 +40,7 @@ def fast(settings: Settings) -> Settings:
 
 
 def db_at(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return store.open_archive(tmp_path / "archive.db")
+    return store.Archive(tmp_path / "archive.db")
 
 
 def run(db, server, sources, settings, **kw):  # type: ignore[no-untyped-def]
@@ -246,11 +246,11 @@ def test_plan_sources_names_unknown_sites():
 
 
 def test_site_files_declare_sources():
-    from archiver.sites import Discovery, SiteRules
+    from archiver.rules import DiscoveryRules, SiteRules
 
     declared = SiteRules(
         name="gazette", path="selectors/gazette.toml", domains=("news.example",),
-        discovery=Discovery(feeds=("/feed/",), sections=("https://news.example/world/",)),
+        discovery=DiscoveryRules(feeds=("/feed/",), sections=("https://news.example/world/",)),
     )
     bare = SiteRules(name="bare", path="selectors/bare.toml", domains=("bare.example",))
     assert plan_sources([declared, bare]) == [
@@ -274,7 +274,7 @@ def test_storing_a_big_sitemaps_links_grows_linearly(tmp_path, fast):
         rows = "".join(f"<url><loc>%ORIGIN%/news/{i}-a-story-about-the-harbour-works/</loc></url>" for i in range(n))
         (root / "big.xml").write_text(
             f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{rows}</urlset>')
-        db = store.open_archive(tmp_path / f"a{n}.db")
+        db = store.Archive(tmp_path / f"a{n}.db")
         with serve_site(root) as server:
             started = time.monotonic()
             report = run(db, server, ["/big.xml"], replace(fast, max_pages=1))

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from archiver.crawl import EXIT_LOCKED, crawl_lock
-from crawlsite import article_gets, article_path, make_site, serve_site
+from support.crawlsite import article_gets, article_path, make_site, serve_site
 
 
 def rows(db: Path, sql: str, *args: object) -> list[tuple]:

@@ -21,12 +21,13 @@ from warcio.warcwriter import WARCWriter
 
 from archiver import store
 from archiver.config import Settings
-from archiver.crawl import Source, crawl, parse_iso
+from archiver.crawl import Source, crawl
 from archiver.localserver import SiteServer, serve
-from archiver.models import FetchFailure, FetchResult, Fetched
+from archiver.models import Fetched, FetchFailure, FetchResult
 from archiver.reextract import reextract
+from archiver.timestamps import parse_iso
 from archiver.warcimport import import_warcs
-from faultserver import FIXTURES, SEED, FaultHandler, slow_page
+from support.faultserver import FIXTURES, SEED, FaultHandler, slow_page
 
 TIMEOUT = 2.0  # seconds; a normal page takes a tenth of that, the slow page several seconds
 NORMAL = ("/pages/seed-plain.html", "/pages/other-plain.html", "/pages/seed-elementor.html",
@@ -69,7 +70,7 @@ def test_a_crawl_stops_pages_that_are_slow_to_extract_and_archives_the_rest(tmp_
     page's worker is killed at the timeout and replaced, and the pages behind it go on."""
     listed = ["/slow-extract/one", *NORMAL[:2], "/slow-extract/two", *NORMAL[2:]]
     context, server = feed_server(listed)
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     try:
         started = time.monotonic()
         report = crawl(db, [Source(server.base_url + "/list.rss", "start")], quick)
@@ -103,7 +104,7 @@ def test_archiver_fetch_gives_up_on_a_page_that_is_slow_to_extract(run_cli, base
     assert f"FAILED {base_url}/slow-extract/fetch: extraction took longer than {TIMEOUT:g}s" in proc.stderr
     assert "new" in proc.stdout and "seed-plain.html" in proc.stdout
     assert took < TIMEOUT + 15, took
-    db = store.open_archive(tmp_path / "a.db", create=False)
+    db = store.Archive(tmp_path / "a.db", create=False)
     assert db.execute("SELECT error_kind FROM fetches WHERE url LIKE '%slow-extract%'").fetchone() == ("timeout",)
     assert db.execute("SELECT count(*) FROM articles").fetchone() == (1,)
 
@@ -127,7 +128,7 @@ def test_import_fails_only_the_page_that_is_slow_to_extract(tmp_path: Path) -> N
     warc = tmp_path / "pages.warc.gz"
     normal = [(f"https://news.example/{p.rsplit('/', 1)[1]}", (FIXTURES / p.lstrip("/")).read_bytes()) for p in NORMAL]
     _warc(warc, [*normal[:2], ("https://news.example/slow", slow_page()), *normal[2:]])
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     report = import_warcs(db, [warc], workers=1, extract_timeout=TIMEOUT)
     assert (report.pages, report.new + report.unchanged + report.changed, report.failed, report.broken) == (5, 4, 1, [])
     assert db.execute("SELECT outcome, error_kind FROM fetches WHERE url = 'https://news.example/slow'"
@@ -138,11 +139,11 @@ def test_import_fails_only_the_page_that_is_slow_to_extract(tmp_path: Path) -> N
 
 
 def test_reextract_stops_a_page_that_is_slow_to_extract(tmp_path: Path) -> None:
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     for url, body in (("https://news.example/slow", slow_page()), ("https://news.example/seed", SEED.read_bytes())):
         fetched = Fetched(url, url, 200, (("content-type", "text/html; charset=utf-8"),), body,
                           "2026-03-01T08:00:00Z", 0.1)
-        store.store_result(db, FetchResult(url, fetched.fetched_at, 0.1, fetched=fetched,
+        db.store_result(FetchResult(url, fetched.fetched_at, 0.1, fetched=fetched,
                                            failure=FetchFailure(url, "extract", "an older extractor failed")))
     started = time.monotonic()
     report = reextract(db, workers=1, extract_timeout=TIMEOUT)
@@ -185,7 +186,7 @@ def test_max_duration_stops_retries_and_the_run_ends_within_max_duration_plus_de
     max_duration + deadline comes: it is abandoned and its URL stays due. The 429 asks for a
     retry after 7 s, past max_duration: no retry is made."""
     context, server = feed_server(["/slow-extract/maxdur", "/ratelimited/maxdur"])
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     limits = replace(settings, host_delay=0.0, extract_workers=1, extract_timeout=600.0, max_duration=1.0,
                      deadline=2.0, retry_after_cap=60.0)
     try:

@@ -6,10 +6,10 @@ import socket
 import sqlite3
 from dataclasses import replace
 
-from archiver.crawl import inline_pool
 from archiver.demo import run as demo
 from archiver.demo.run import COURIER, LEVANT, run_demo
-from faultserver import FIXTURES
+from archiver.pools import inline_pool
+from support.faultserver import FIXTURES
 
 SEED = "2025/07/taliban-foreign-minister-tehran-visit-iran-terrorist-alliances"
 

@@ -10,21 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from archiver.cluster import run_unit
 from archiver.config import Settings
-from archiver.discover import Discovery
-from archiver.executor import (
-    HostGate,
-    InProcessExecutor,
-    ItemOutcome,
-    WorkItem,
-    WorkUnit,
-    inline_pool,
-    make_executor,
-    run_unit,
-)
-from archiver.models import Article, Fetched, FetchFailure
-from crawlsite import article_path, make_site, serve_site
-
+from archiver.executor import InProcessExecutor, make_executor
+from archiver.jobs import WorkItem
+from archiver.models import Article, Discovery, Fetched, FetchFailure, FetchResult
+from archiver.pools import inline_pool
+from archiver.units import HostGate, WorkUnit
+from support.crawlsite import article_path, make_site, serve_site
 
 ARTICLES = 10  # more than the executor lets wait for its one worker (4), plus the one fetched meanwhile
 
@@ -58,10 +51,11 @@ def test_run_unit_fetches_and_extracts_to_plain_records(site, fast):
         outcomes = run_unit(unit)
     assert [o.url for o in outcomes] == [item.url for item in unit.items]
     sitemap, article, gone = outcomes
-    assert isinstance(sitemap.result, Discovery) and len(sitemap.result.articles) == 2
-    assert isinstance(article.answer, Fetched) and isinstance(article.result, Article)
-    assert article.result.title == "Story number 0 about the harbour works"
-    assert isinstance(gone.answer, FetchFailure) and gone.answer.status == 404 and gone.result is None
+    assert isinstance(sitemap.discovery, Discovery) and len(sitemap.discovery.articles) == 2
+    assert isinstance(article.fetched, Fetched) and isinstance(article.article, Article)
+    assert article.article.title == "Story number 0 about the harbour works"
+    assert gone.fetched is None and gone.article is None
+    assert isinstance(gone.failure, FetchFailure) and gone.failure.status == 404
     # what a Dask worker sends back must survive pickling unchanged
     assert pickle.loads(pickle.dumps(outcomes)) == outcomes
     assert unit_of("http://h", fast, [("/feed", "feed")]).kind == "discover"
@@ -70,20 +64,21 @@ def test_run_unit_fetches_and_extracts_to_plain_records(site, fast):
 def test_run_unit_sends_the_validators_and_keeps_304_as_an_answer(site, fast):
     with serve_site(site) as server:
         first = run_unit(unit_of(server.base_url, fast, [(article_path(1), "article")]))[0]
-        assert isinstance(first.answer, Fetched)
-        etag = first.answer.header("etag")
+        assert isinstance(first.fetched, Fetched)
+        etag = first.fetched.header("etag")
         assert etag
         item = WorkItem(server.base_url + article_path(1), "article", (("If-None-Match", etag),))
         again = run_unit(WorkUnit(first.url.split("/")[2], (item,), fast))[0]
-    assert isinstance(again.answer, Fetched) and again.answer.status == 304 and again.result is None
+    assert isinstance(again.fetched, Fetched) and again.fetched.status == 304
+    assert (again.article, again.discovery, again.failure) == (None, None, None)
 
 
 def test_in_process_executor_streams_outcomes_and_stops_between_fetches(big_site, fast):
-    async def go(stop_after: int | None) -> list[ItemOutcome]:
+    async def go(stop_after: int | None) -> list[FetchResult]:
         executor = InProcessExecutor(inline_pool)
         await executor.start((), fast)
         assert executor.slots._value == 4  # 4 pages per extraction worker may wait (fast: 1 worker)
-        got: list[ItemOutcome] = []
+        got: list[FetchResult] = []
         try:
             unit = unit_of(base, fast, [(article_path(i), "article") for i in range(ARTICLES)])
             async for outcome in executor.run(unit, HostGate(0.0, 1), lambda: stop_after is not None and len(got) >= stop_after):
@@ -98,7 +93,7 @@ def test_in_process_executor_streams_outcomes_and_stops_between_fetches(big_site
         every = asyncio.run(go(None))
         some = asyncio.run(go(1))
     assert sorted(o.url for o in every) == sorted(base + article_path(i) for i in range(ARTICLES))
-    assert all(isinstance(o.result, Article) for o in every)
+    assert all(isinstance(o.article, Article) for o in every)
     # fetching stops once told to: the 4 answers the slots hold and the one fetched while they
     # were full are handed back; the URLs not fetched are not (they stay due)
     assert 1 <= len(some) <= 5

@@ -26,7 +26,7 @@ PAGES = ("seed-plain", "other-plain")
 @pytest.fixture()
 def archive(tmp_path, server, settings):  # type: ignore[no-untyped-def]
     """Two fixture articles, a PDF (stored page, no article) and a 410 (no page), fetched for real."""
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     urls = [f"{server.base_url}/pages/{name}.html" for name in PAGES]
     urls += [f"{server.base_url}/pdf", f"{server.base_url}/gone"]
     results = archive_urls(db, urls, settings)
@@ -76,7 +76,7 @@ def test_warc_export_validates_and_round_trips_every_stored_body(archive, tmp_pa
 
 def test_warc_headers_match_the_decoded_body(tmp_path):
     """A page that came gzip-encoded and chunked is stored decoded; its record must say so."""
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     content = "<html><body><p>Décodé, pas compressé.</p></body></html>".encode()
     fetched = Fetched(
         "http://news.example/a", "http://news.example/a", 200,
@@ -85,7 +85,7 @@ def test_warc_headers_match_the_decoded_body(tmp_path):
         content, "2026-02-03T04:05:06Z", 0.1,
     )  # fmt: skip
     article = Article(url=fetched.url, title="T", body="Décodé.", extractor="x", extractor_version="1")
-    store.store_result(db, FetchResult(fetched.url, fetched.fetched_at, 0.1, fetched=fetched, article=article))
+    db.store_result(FetchResult(fetched.url, fetched.fetched_at, 0.1, fetched=fetched, article=article))
     out = tmp_path / "plain.warc"
     export_archive(db, "warc", out)
     assert out.read_bytes().startswith(b"WARC/1.1\r\n")  # .warc: not gzipped
@@ -101,12 +101,12 @@ def test_warc_headers_match_the_decoded_body(tmp_path):
 
 
 def test_warc_of_a_page_stored_before_headers_were_kept(tmp_path):
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     fetched = Fetched("http://n.example/a", "http://n.example/b", 200,
                       (("Content-Type", "text/html; charset=iso-8859-1"), ("Last-Modified", "x")),
                       b"<p>caf\xe9</p>", "2026-02-03T04:05:06Z", 0.1)
     article = Article(url=fetched.url, title="T", body="B", extractor="x", extractor_version="1")
-    store.store_result(db, FetchResult(fetched.url, fetched.fetched_at, 0.1, fetched=fetched, article=article))
+    db.store_result(FetchResult(fetched.url, fetched.fetched_at, 0.1, fetched=fetched, article=article))
     db.execute("UPDATE pages SET headers = NULL")  # as an archive from before the migration
     out = tmp_path / "old.warc.gz"
     export_archive(db, "warc", out)
@@ -140,7 +140,7 @@ def test_csv_flattens_lists(archive, tmp_path):
     assert export_archive(archive, "csv", out) == 2
     with open(out, newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
-    record = store.article_record(archive, 2)
+    record = archive.article_record(2)
     assert rows[1]["title"] == record["title"]
     assert rows[1]["authors"] == "; ".join(record["authors"])
     assert rows[1]["related_urls"].split("\n") == [link["url"] for link in record["related"]]
@@ -193,3 +193,12 @@ def test_export_command(archive, run_cli, tmp_path):
     assert bad.returncode == 2 and "--since 'yesterday': not a date" in bad.stderr
     missing = run_cli("export", "--db", "nowhere.db")
     assert missing.returncode == 2 and "nowhere.db: no archive there" in missing.stderr
+
+
+def test_one_header_rule_for_decoded_bodies_both_ways():
+    from archiver.warc import for_decoded_body
+
+    raw = [("Content-Type", "text/html"), ("Content-Encoding", "gzip"), ("Content-Length", "123"),
+           ("Transfer-Encoding", "chunked"), ("ETag", '"x"')]
+    assert for_decoded_body(raw) == [("Content-Type", "text/html"), ("X-Archive-Orig-Content-Encoding", "gzip"),
+                                     ("X-Archive-Orig-Transfer-Encoding", "chunked"), ("ETag", '"x"')]

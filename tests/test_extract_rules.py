@@ -6,7 +6,6 @@ from __future__ import annotations
 from selectolax.lexbor import LexborHTMLParser
 
 from archiver.extract import extract_article
-from archiver.extract.agree import Reference, trim_unsupported_edges
 from archiver.extract.chrome import find_popups, is_teaser_list
 from archiver.extract.split import join_split_body
 
@@ -134,47 +133,6 @@ def test_related_label_line_is_removed_whole() -> None:
     body = extract_article(html, URL).body
     assert "Seven other harbour towns" not in body
     assert "Later paragraph 2" in body
-
-
-def test_trim_drops_unsupported_edges_only() -> None:
-    body = ["Menu of the site today", PROSE, "An unsupported middle line here", PROSE + " End.",
-            "About Example Corp: a global provider of everything you never needed."]
-    other = [PROSE, PROSE + " End."]
-    assert trim_unsupported_edges(body, [lambda: other]) == body[1:4]
-
-
-def test_trim_never_empties_and_needs_an_opinion() -> None:
-    body = ["Alpha beta gamma delta epsilon zeta eta theta iota kappa"]
-    assert trim_unsupported_edges(body, [lambda: ["something else entirely, nothing shared"]]
-                                  ) == body
-    assert trim_unsupported_edges(body + ["x y"], [list]) == body + ["x y"]
-
-
-def test_trim_calls_the_costly_candidate_only_when_needed() -> None:
-    calls: list[str] = []
-
-    def cheap() -> list[str]:
-        calls.append("cheap")
-        return [PROSE]
-
-    def costly() -> list[str]:
-        calls.append("costly")
-        return ["Teaser line"]
-
-    assert trim_unsupported_edges([PROSE], [cheap, costly]) == [PROSE]
-    assert calls == ["cheap"]
-    calls.clear()
-    assert trim_unsupported_edges(["Teaser line", PROSE, "Footer text of site"],
-                                  [cheap, costly]) == ["Teaser line", PROSE]
-    assert calls == ["cheap", "costly"]
-
-
-def test_reference_support_rules() -> None:
-    ref = Reference.of(["The quick brown fox jumps over the lazy dog near the river bank."])
-    assert ref.supports("quick brown fox")  # short: word for word
-    assert not ref.supports("brown quick fox")
-    assert ref.supports("The quick brown fox jumps over the lazy dog, said nobody at all")
-    assert not ref.supports("A slow red hen walks under the busy cat far from any river bank")
 
 
 def test_join_moves_later_chunks_into_the_first() -> None:

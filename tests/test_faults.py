@@ -12,8 +12,7 @@ import pytest
 from archiver import store
 from archiver.fetch import make_client
 from archiver.pipeline import fetch_and_extract
-
-from faultserver import FaultHandler
+from support.faultserver import FaultHandler
 
 
 def run(url, settings, sleeps):  # type: ignore[no-untyped-def]
@@ -44,8 +43,8 @@ def run(url, settings, sleeps):  # type: ignore[no-untyped-def]
     ],
 )
 def test_fault_has_a_clear_recorded_outcome(tmp_path, base_url, settings, sleeps, route, kind, words):
-    db = store.open_archive(tmp_path / "a.db")
-    store.store_result(db, run(f"{base_url}/pages/seed-plain.html", settings, sleeps))
+    db = store.Archive(tmp_path / "a.db")
+    db.store_result(run(f"{base_url}/pages/seed-plain.html", settings, sleeps))
     before = db.execute("SELECT id, content_hash FROM articles").fetchall()
     fast = replace(settings, deadline=2.0, retries=1)
     FaultHandler.warm()
@@ -57,7 +56,7 @@ def test_fault_has_a_clear_recorded_outcome(tmp_path, base_url, settings, sleeps
     assert result.failure.kind == kind
     assert words in result.failure.message
     assert peak < 64 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
-    outcome = store.store_result(db, result)
+    outcome = db.store_result(result)
     assert outcome.outcome == "failed"
     row = db.execute("SELECT error_kind, error_message FROM fetches ORDER BY id DESC LIMIT 1").fetchone()
     assert row == (kind, result.failure.message)

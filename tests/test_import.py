@@ -14,11 +14,13 @@ from warcio.warcwriter import WARCWriter
 
 from archiver import store
 from archiver.config import Settings
-from archiver.crawl import Source, crawl, inline_pool
+from archiver.crawl import Source, crawl
 from archiver.errors import ConfigError
 from archiver.export import export_archive
-from archiver.warcimport import Skipped, WarcPage, file_ranges, import_warcs, read_warc, warc_files
-from crawlsite import article_html, article_path, make_site, serve_site
+from archiver.pools import inline_pool
+from archiver.warc import Skipped, WarcPage, file_ranges, read_warc, warc_files
+from archiver.warcimport import import_warcs
+from support.crawlsite import article_html, article_path, make_site, serve_site
 
 N = 8
 
@@ -42,7 +44,7 @@ def snapshot(db) -> dict[str, list[tuple]]:  # type: ignore[no-untyped-def]
 def crawled(tmp_path: Path, settings: Settings):  # type: ignore[no-untyped-def]
     """An archive crawled from the generated site (N articles)."""
     site = make_site(tmp_path / "site", N)
-    db = store.open_archive(tmp_path / "crawled.db")
+    db = store.Archive(tmp_path / "crawled.db")
     with serve_site(site) as server:
         report = crawl(db, [Source(server.base_url + "/sitemap_index.xml", "start")],
                        replace(settings, host_delay=0.0, extract_workers=1), pool=inline_pool)
@@ -54,7 +56,7 @@ def test_importing_our_own_warc_export_rebuilds_the_archive(tmp_path, crawled):
     db, _base = crawled
     warc = tmp_path / "export.warc.gz"
     assert export_archive(db, "warc", warc) == N
-    target = store.open_archive(tmp_path / "imported.db")
+    target = store.Archive(tmp_path / "imported.db")
 
     report = import_warcs(target, [warc], workers=1, pool=inline_pool)
 
@@ -154,7 +156,7 @@ def write_mixed(path: Path, gz: bool) -> list[int]:
 def test_import_counts_skipped_and_broken_records_and_keeps_going(tmp_path, gz):
     warc = tmp_path / ("mixed.warc.gz" if gz else "mixed.warc")
     offsets = write_mixed(warc, gz)
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
 
     report = import_warcs(db, [warc], workers=1, pool=inline_pool)
 
@@ -208,7 +210,7 @@ def test_truncated_and_altered_records_are_broken_not_imported(tmp_path):
     body = data.index(b"Part 2 of story 1", altered_at)
     data[body:body + 4] = b"PART"  # same length, other bytes: the payload digest no longer matches
     warc.write_bytes(bytes(data[: truncated_at + (len(data) - truncated_at) // 2]))
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
 
     report = import_warcs(db, [warc], workers=1, pool=inline_pool)
 
@@ -219,7 +221,7 @@ def test_truncated_and_altered_records_are_broken_not_imported(tmp_path):
 
 
 def test_inputs_are_checked_before_anything_is_imported(tmp_path):
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     notes = tmp_path / "notes.warc"
     notes.write_text("these are my notes, not a WARC\n")
     with pytest.raises(ConfigError, match=r"notes\.warc: not a WARC file"):
@@ -246,7 +248,7 @@ def test_cli_import_directory_reports_and_exits_1_on_broken_records(run_cli, tmp
     assert "skipped 1: HTTP 404" in first.stderr
     assert "broken: warcs/a.warc.gz: record at byte" in first.stderr
 
-    db = store.open_archive(tmp_path / "a.db")
+    db = store.Archive(tmp_path / "a.db")
     assert rows(db, "SELECT count(*), sum(versions) FROM articles") == [(6, 7)]
     second = run_cli("import", "warcs", "--db", "a.db")
     assert "7 page(s) stored" not in second.stdout and "0 page(s) stored" in second.stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import archiver.executor  # its extract_fetched is what the extraction workers (forked from here) run
+import archiver.jobs  # its extract_fetched is what the extraction workers (forked from here) run
 from archiver import store
 from archiver.errors import ConfigError, ExtractError
 from archiver.pipeline import archive_urls
@@ -19,7 +19,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 
 @pytest.fixture()
 def archive(tmp_path, server, settings):  # type: ignore[no-untyped-def]
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     urls = [f"{server.base_url}/pages/{name}.html" for name in ("seed-plain", "other-plain")]
     urls.append(f"{server.base_url}/pdf")  # a stored page that is not HTML
     results = archive_urls(db, urls, settings)
@@ -44,7 +44,7 @@ def test_same_extractors_change_nothing(archive):
 
 
 def test_reextraction_fills_the_utc_dates_of_articles_stored_without_them(archive):
-    with store.transaction(archive) as conn:
+    with archive.transaction() as conn:
         conn.execute("UPDATE articles SET published_utc = NULL, modified_utc = NULL")
     report = reextract(archive)
     assert report.outcomes == {"updated": 2, "skipped": 1}
@@ -54,15 +54,15 @@ def test_reextraction_fills_the_utc_dates_of_articles_stored_without_them(archiv
 
 
 def test_a_changed_result_becomes_a_version_once(archive, monkeypatch):
-    real = archiver.executor.extract_fetched
+    real = archiver.jobs.extract_fetched
 
-    def improved(fetched, sites=()):  # type: ignore[no-untyped-def]
+    def improved(fetched, sites=(), saved=False):  # type: ignore[no-untyped-def]
         article = real(fetched, sites)
         if "seed-plain" in fetched.url:
             return replace(article, body=article.body.rsplit("\n\n", 1)[0])  # drops a paragraph
         return article
 
-    monkeypatch.setattr(archiver.executor, "extract_fetched", improved)
+    monkeypatch.setattr(archiver.jobs, "extract_fetched", improved)
     before = {row[0]: row for row in snapshot(archive)}
     report = reextract(archive)
     assert report.outcomes == {"changed": 1, "unchanged": 1, "skipped": 1}
@@ -81,10 +81,10 @@ def test_a_changed_result_becomes_a_version_once(archive, monkeypatch):
 
 
 def test_metadata_only_changes_update_in_place(archive, monkeypatch):
-    real = archiver.executor.extract_fetched
+    real = archiver.jobs.extract_fetched
     monkeypatch.setattr(
-        archiver.executor, "extract_fetched",
-        lambda fetched, sites=(): replace(real(fetched, sites), authors=("Nova Writer",)),
+        archiver.jobs, "extract_fetched",
+        lambda fetched, sites=(), saved=False: replace(real(fetched, sites), authors=("Nova Writer",)),
     )
     report = reextract(archive)
     assert report.outcomes == {"updated": 2, "skipped": 1} and report.changed == 0
@@ -93,13 +93,13 @@ def test_metadata_only_changes_update_in_place(archive, monkeypatch):
 
 
 def test_a_page_that_failed_extraction_becomes_an_article(tmp_path, server, settings, monkeypatch):
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     url = f"{server.base_url}/pages/other-plain.html"
 
-    def broken(fetched, sites=()):  # type: ignore[no-untyped-def]
+    def broken(fetched, sites=(), saved=False):  # type: ignore[no-untyped-def]
         raise ExtractError(fetched.url, "the old extractor found nothing")
 
-    monkeypatch.setattr(archiver.executor, "extract_fetched", broken)
+    monkeypatch.setattr(archiver.jobs, "extract_fetched", broken)
     [(_result, outcome)] = archive_urls(db, [url], settings)
     assert outcome.outcome == "failed" and db["articles"].count == 0 and db["pages"].count == 1
     monkeypatch.undo()

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from archiver import store
-from archiver.crawl import Source, crawl, inline_pool
+from archiver.crawl import Source, crawl
+from archiver.pools import inline_pool
 from archiver.robots import (
     ALLOW_ALL,
     DISALLOW_ALL,
@@ -18,7 +19,7 @@ from archiver.robots import (
     policy_from_response,
 )
 from archiver.store import frontier
-from crawlsite import article_gets, make_site, serve_site
+from support.crawlsite import article_gets, make_site, serve_site
 
 UA = "archiver/0.1.0 (+https://github.com/archiver-news/archiver; news archiving bot)"
 RULES_TEXT = b"""User-agent: *
@@ -71,7 +72,7 @@ def test_only_the_first_500_kib_is_read():
 
 def crawl_site(tmp_path: Path, settings, robots: str = "", status: int = 200, **kw):  # type: ignore[no-untyped-def]
     root = make_site(tmp_path / "site", 4, robots=robots or "User-agent: *\nDisallow: /private/\n")
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     with serve_site(root) as server:
         server.robots_status = status
         report = crawl(db, [Source(server.base_url + "/section/", "start")],
@@ -107,7 +108,7 @@ def test_robots_503_disallows_the_host_for_this_run(tmp_path, settings):
 
 def test_robots_is_cached_between_runs(tmp_path, settings):
     root = make_site(tmp_path / "site", 2)
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     fast = replace(settings, host_delay=0.0)
     with serve_site(root) as server:
         for _ in range(2):

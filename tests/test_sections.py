@@ -13,11 +13,12 @@ import pytest
 
 from archiver import store
 from archiver.config import Settings
-from archiver.crawl import Source, crawl, inline_pool
+from archiver.crawl import Source, crawl
 from archiver.discover import parse_section
+from archiver.pools import inline_pool
 from archiver.sections import url_shape
-from crawlsite import serve_site
-from heldout import chrome_paths, make_site, section_paths
+from support.crawlsite import serve_site
+from support.heldout import chrome_paths, make_site, section_paths
 
 BASE = "https://news.example"
 
@@ -92,7 +93,7 @@ def fast(settings: Settings) -> Settings:
 
 def test_a_held_out_site_is_archived_completely_and_its_chrome_never_fetched(tmp_path: Path, fast: Settings) -> None:
     titles = make_site(tmp_path / "site", articles=120, sections=4)
-    db = store.open_archive(tmp_path / "archive.db")
+    db = store.Archive(tmp_path / "archive.db")
     with serve_site(tmp_path / "site") as server:
         sources = [Source(server.base_url + path, "start") for path in section_paths(4)]
         report = crawl(db, sources, fast, pool=inline_pool)

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from archiver import store
-from archiver.store import discovery
 from archiver.datasette import DB_NAME, QUERIES, load_metadata
 from archiver.datasette.plugin import diff_lines, web_href
 from archiver.models import Article, Fetched, FetchFailure, FetchResult, RelatedLink
 from archiver.serve import make_datasette
+from archiver.store import discovery
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> Breakwater vote'
 
@@ -28,8 +28,8 @@ def fetched(url: str, at: str) -> Fetched:
 
 
 def stored(db, article: Article, at: str, site: str | None = None) -> store.StoreOutcome:  # type: ignore[no-untyped-def]
-    return store.store_result(
-        db, FetchResult(article.url, at, 0.2, fetched=fetched(article.url, at), article=article), site=site
+    return db.store_result(
+        FetchResult(article.url, at, 0.2, fetched=fetched(article.url, at), article=article), site=site
     )
 
 
@@ -73,7 +73,7 @@ HOSTILE_ARTICLE = Article(
 @pytest.fixture(scope="module")
 def archive_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("serve") / "news.db"
-    db = store.open_archive(path)
+    db = store.Archive(path)
     stored(db, HARBOUR, "2026-01-01T10:00:00Z", site="news")
     stored(db, RAIL, "2026-01-01T10:01:00Z", site="news")
     stored(db, replace(HARBOUR, body=HARBOUR.body + "\n\nThe mayor called it historic."),
@@ -81,10 +81,10 @@ def archive_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     stored(db, HOSTILE_ARTICLE, "2026-01-02T10:00:00Z")
     for i, kind in enumerate(["http-status", "http-status", "transport"]):
         url = f"https://broken.example/{i}"
-        store.store_result(db, FetchResult(url, "2026-01-03T00:00:00Z", 0.1,
+        db.store_result(FetchResult(url, "2026-01-03T00:00:00Z", 0.1,
                                            failure=FetchFailure(url, kind, f"failed {i}", 503)))
     url = "https://other.example/empty"
-    store.store_result(db, FetchResult(url, "2026-01-03T00:00:00Z", 0.1,
+    db.store_result(FetchResult(url, "2026-01-03T00:00:00Z", 0.1,
                                        fetched=fetched(url, "2026-01-03T00:00:00Z"),
                                        failure=FetchFailure(url, "extract", "empty body")))
     # discovery of a site that finds no articles on its section pages, and of one that finds some
@@ -115,7 +115,7 @@ def rows(ds, path: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
 
 def test_every_table_and_articles_column_is_described(archive_path):
     metadata = load_metadata()["databases"][DB_NAME]
-    db = store.open_archive(archive_path)
+    db = store.Archive(archive_path)
     tables = {t for t in db.table_names() if not t.startswith("articles_fts")} - {"migrations"}
     assert tables <= set(metadata["tables"])
     for name in tables:
@@ -295,7 +295,7 @@ def test_serve_on_a_busy_port_is_a_clear_error(run_cli, archive_path):
 def test_serve_upgrades_an_older_archive_first(tmp_path, monkeypatch):
     path = tmp_path / "old.db"
     monkeypatch.setattr(store.schema, "MIGRATIONS", store.schema.MIGRATIONS[:1])
-    store.open_archive(path).close()
+    store.Archive(path).close()
     monkeypatch.undo()
     assert store.upgrade_archive(path) == [name for name, _ in store.MIGRATIONS[1:]]
     assert store.upgrade_archive(path) == []
@@ -305,7 +305,7 @@ def test_serve_upgrades_an_older_archive_first(tmp_path, monkeypatch):
 
 def test_articles_written_while_serving_show_up(tmp_path):
     path = tmp_path / "live.db"
-    writer = store.open_archive(path)
+    writer = store.Archive(path)
     stored(writer, RAIL, "2026-01-01T10:00:00Z")
     ds = make_datasette(path)
     assert len(rows(ds, "/archive/articles.json")) == 1

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from archiver.cli import main
 from archiver.errors import SiteFileError
 from archiver.extract import extract_article
-from archiver.sites import check_fixture, load_site, load_sites, rules_for_url
+from archiver.rules import rules_for_url
+from archiver.sites import check_fixture, load_site, load_sites
 
 ROOT = Path(__file__).resolve().parent.parent
 SITES = load_sites(ROOT / "selectors")

@@ -20,27 +20,27 @@ def article(url: str, **fields) -> Article:  # type: ignore[no-untyped-def]
 
 
 def build(path):  # type: ignore[no-untyped-def]
-    db = store.open_archive(path)
+    db = store.Archive(path)
     rows = [
         ("https://a.example/1", "2026-01-01T10:00:00Z", article("https://a.example/1", authors=("X",))),
         ("https://a.example/2", "2026-01-01T11:00:00Z", article("https://a.example/2", published_at="2026-01-01")),
         ("https://b.example/1", "2026-01-02T09:00:00Z", article("https://b.example/1")),
     ]
     for url, at, art in rows:
-        store.store_result(db, FetchResult(url, at, 0.1, fetched=fetched(url, at), article=art))
+        db.store_result(FetchResult(url, at, 0.1, fetched=fetched(url, at), article=art))
     changed = replace(rows[0][2], body="Other words now.")
-    store.store_result(db, FetchResult(rows[0][0], "2026-01-02T10:00:00Z", 0.1,
+    db.store_result(FetchResult(rows[0][0], "2026-01-02T10:00:00Z", 0.1,
                                        fetched=fetched(rows[0][0], "2026-01-02T10:00:00Z"), article=changed))
     for i, kind in enumerate(["http-status", "transport", "http-status"]):
         url = f"https://b.example/bad{i}"
-        store.store_result(db, FetchResult(url, "2026-01-02T12:00:00Z", 0.1,
+        db.store_result(FetchResult(url, "2026-01-02T12:00:00Z", 0.1,
                                            failure=FetchFailure(url, kind, "no", 500)))
     return db
 
 
 def test_stats_count_by_site_day_and_failure(tmp_path):
     db = build(tmp_path / "a.db")
-    stats = store.archive_stats(db)
+    stats = db.stats()
     assert stats["totals"] == {
         "articles": 3, "versions": 4, "changed_articles": 1, "related_links": 0, "pages": 4,
         "fetches": 7, "failed_fetches": 3, "crawl_runs": 0,
@@ -64,7 +64,7 @@ def test_stats_count_by_site_day_and_failure(tmp_path):
 
 def test_stats_text_and_command(tmp_path, run_cli):
     build(tmp_path / "a.db").close()
-    text = format_stats(store.archive_stats(store.open_archive(tmp_path / "a.db")))
+    text = format_stats(store.Archive(tmp_path / "a.db").stats())
     assert text.startswith("3 article(s) on 2 site(s), 4 version(s) (1 article(s) changed")
     assert "7 fetch(es), 3 failed" in text
     assert "failures by host:" in text and "b.example" in text
@@ -79,7 +79,7 @@ def test_stats_text_and_command(tmp_path, run_cli):
 
 
 def test_empty_archive_stats(tmp_path):
-    text = format_stats(store.archive_stats(store.open_archive(tmp_path / "e.db")))
+    text = format_stats(store.Archive(tmp_path / "e.db").stats())
     assert text.startswith("0 article(s) on 0 site(s)")
 
 

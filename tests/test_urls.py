@@ -73,3 +73,28 @@ def test_site_patterns_override_the_heuristic():
     assert is_article_url("https://n.example/p/123", [r"/p/\d+$"])
     assert not is_article_url("https://n.example/2025/07/a-long-article-slug-here/", [r"/p/\d+$"])
     assert not is_article_url("https://n.example/2025/07/live-blog-of-the-day/", [], [r"/live-"])
+
+
+def test_host_rules_are_one_set_of_functions():
+    from archiver.urls import group_by_host, host_of, matching_domain, same_site, site_of
+
+    assert host_of("https://WWW.News.Example.:8443/a") == "www.news.example"
+    assert host_of("http://[::1") == ""  # unreadable: no host, no exception
+    assert site_of("https://www.news.example/a") == "news.example"
+    assert matching_domain("https://a.b.news.example/x", ["news.example", "b.news.example"]) == "b.news.example"
+    assert matching_domain("https://notnews.example/x", ["news.example"]) is None
+    assert same_site("https://m.news.example/x", ["news.example"])
+    assert not same_site("https://news.example.evil/x", ["news.example"])
+    assert group_by_host(["https://a.example/1", "https://b.example/1", "https://A.example/2"]) == {
+        "a.example": ["https://a.example/1", "https://A.example/2"], "b.example": ["https://b.example/1"]}
+
+
+def test_related_links_are_judged_more_leniently_than_section_links():
+    from archiver.urls import is_article_url, is_related_article_url
+
+    page = "https://news.example/2025/06/a-story-here/"
+    assert is_related_article_url("https://news.example/local/ferry-fares-rise/", page)
+    assert not is_article_url("https://news.example/local/ferry-fares-rise/")  # a short slug
+    assert not is_related_article_url("https://news.example/tag/ferries/", page)
+    assert not is_related_article_url("https://twitter.com/share?u=x-y-z", page)
+    assert not is_related_article_url(page + "#comments", page)

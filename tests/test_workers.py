@@ -9,11 +9,12 @@ import time
 
 import pytest
 
-from archiver.models import Article, Fetched
 from archiver.errors import ExtractTimeout
-from archiver.workers import WorkerDied, WorkerPool, WorkersFailing, mark, worker_pool
-from faultserver import SEED
-from procs import alive
+from archiver.models import Article, Fetched
+from archiver.pools import worker_pool
+from archiver.workers import WorkerDied, WorkerPool, WorkersFailing, mark
+from support.faultserver import SEED
+from support.procs import alive
 
 
 def _square(n: int) -> int:
@@ -51,7 +52,7 @@ def _marking(steps: int, seconds: float) -> int:
 
 def pool(workers: int = 2, initializer=_noop, max_deaths: int | None = None,  # type: ignore[no-untyped-def]
          timeout: float | None = None) -> WorkerPool:
-    from archiver.executor import forkserver_context
+    from archiver.pools import forkserver_context
 
     return WorkerPool(workers, initializer=initializer, context=forkserver_context(), max_deaths=max_deaths,
                       timeout=timeout)
@@ -173,7 +174,7 @@ def test_workers_that_fail_as_they_start_are_reported_as_such():
 
 def test_large_pages_and_records_pass_both_ways():
     """A 5 MiB page is far past a pipe's buffer: the event loop writes it in pieces."""
-    from archiver.executor import extract_job
+    from archiver.jobs import extract_job
 
     big = SEED.read_bytes().replace(b"</body>", b"<!--" + b"x" * (5 * 1024 * 1024) + b"--></body>")
     page = Fetched("http://news.example/a", "http://news.example/a", 200,
@@ -191,6 +192,36 @@ def test_large_pages_and_records_pass_both_ways():
     assert isinstance(article, Article) and article.title and nine == 9
 
 
+def test_extraction_workers_load_nothing_of_the_store_or_the_network():
+    """The crawl's own worker processes (forked from the forkserver that preloads archiver.jobs),
+    after extracting a page and reading a feed: no SQLite layer, no HTTP client, no archive."""
+    from archiver.jobs import LinkRules, discover_job, extract_job
+    from support.probe import loaded_modules
+
+    page = Fetched("http://news.example/a", "http://news.example/a", 200,
+                   (("content-type", "text/html; charset=utf-8"),), SEED.read_bytes(), "2026-01-01T00:00:00Z", 0.1)
+    feed = Fetched("http://news.example/feed", "http://news.example/feed", 200, (("content-type", "application/rss+xml"),),
+                   b"<rss><channel><item><link>http://news.example/2025/06/a-long-story-slug/</link></item></channel></rss>",
+                   "2026-01-01T00:00:00Z", 0.1)
+
+    async def run():
+        workers = worker_pool((), 1)
+        await workers.start()
+        try:
+            article = await workers.run(extract_job, page)
+            links = await workers.run(discover_job, feed, LinkRules())
+            return article, links, await workers.run(loaded_modules)
+        finally:
+            await workers.close()
+
+    article, links, modules = asyncio.run(run())
+    assert isinstance(article, Article) and len(links.articles) == 1
+    assert "archiver.jobs" in modules and "archiver.extract" in modules  # the probe sees the worker's own
+    forbidden = ("sqlite_utils", "sqlite3", "httpx", "httpcore", "h11", "archiver.store", "archiver.fetch",
+                 "archiver.wire", "archiver.executor", "archiver.crawl")
+    assert [m for m in modules if m.split(".")[0] in forbidden or m.startswith(forbidden)] == []
+
+
 def test_a_crawl_whose_extraction_worker_is_killed_carries_on_and_retries_that_page(tmp_path, settings):
     """The crawl's real worker processes; one is killed with SIGKILL mid-crawl. The page it was
     extracting is a failed fetch to retry later; every other article is stored, once."""
@@ -201,7 +232,7 @@ def test_a_crawl_whose_extraction_worker_is_killed_carries_on_and_retries_that_p
 
     from archiver import store
     from archiver.crawl import Source, crawl
-    from crawlsite import make_site, serve_site
+    from support.crawlsite import make_site, serve_site
 
     n = 24
     site = make_site(tmp_path / "site", n)
@@ -226,7 +257,7 @@ def test_a_crawl_whose_extraction_worker_is_killed_carries_on_and_retries_that_p
 
     with serve_site(site) as server:
         sources = [Source(server.base_url + "/feed.rss", "start")]
-        db = store.open_archive(tmp_path / "archive.db")
+        db = store.Archive(tmp_path / "archive.db")
         killer = threading.Thread(target=kill_a_worker)
         killer.start()
         report = crawl(db, sources, slow)

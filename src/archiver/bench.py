@@ -20,8 +20,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archiver.benchmeta import MetaGuess, MetaScore, MetaTruth, SnippetScore, score_meta, \
-    score_snippets
+from archiver.benchmeta import (
+    MetaGuess,
+    MetaScore,
+    MetaTruth,
+    SnippetScore,
+    score_meta,
+    score_snippets,
+)
 from archiver.errors import ConfigError
 
 _TOKEN = re.compile(r"\w+")
@@ -311,3 +317,32 @@ def write_predictions(report: BenchReport, path: str | Path) -> None:
     """Write archiver's output as `{id: {"articleBody": text}}`."""
     data = {pid: {"articleBody": text} for pid, text in report.predictions.items()}
     Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def benchmarks_dir() -> Path:
+    """The source checkout's `benchmarks/` (beside `src/`); ConfigError when not there."""
+    root = Path(__file__).resolve().parent.parent.parent
+    found = root / "benchmarks"
+    if not (found / "extractcv.py").is_file():
+        raise ConfigError(
+            f"{found}: no benchmarks here; cross-validation runs from a source checkout "
+            "(git clone, then pip install -e '.[train]'), not from an installed package")
+    return found
+
+
+def run_checkout_cv(folds: int = 5) -> str:
+    """Run the checkout's domain-grouped cross-validation (benchmarks/extractcv.py) and
+    return its table; ConfigError when the checkout or the train extra is missing."""
+    import importlib
+    import sys
+
+    directory = str(benchmarks_dir())
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    try:
+        extractcv = importlib.import_module("extractcv")
+        importlib.import_module("sklearn")
+    except ImportError as exc:
+        raise ConfigError(f"cross-validation needs the train extra ({exc.name} is missing): "
+                          "pip install -e '.[train]'") from exc
+    return str(extractcv.format_cv(extractcv.run_cv(folds)))

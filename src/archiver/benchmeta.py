@@ -105,13 +105,16 @@ def score_meta(name: str, truths: Mapping[str, MetaTruth],
     scored = dict.fromkeys(FIELDS, 0)
     for page_id, truth in truths.items():
         guess = guesses.get(page_id, MetaGuess())
-        checks = {"title": (truth.title, lambda t: title_matches(t, guess.title)),
-                  "author": (truth.author, lambda t: authors_match(t, guess.authors)),
-                  "date": (truth.date, lambda t: date_matches(t, guess.date))}
-        for field_name, (value, check) in checks.items():
-            if value:
-                scored[field_name] += 1
-                right[field_name] += check(value)
+        # a field is scored only where the truth states it
+        if truth.title:
+            scored["title"] += 1
+            right["title"] += title_matches(truth.title, guess.title)
+        if truth.author:
+            scored["author"] += 1
+            right["author"] += authors_match(truth.author, guess.authors)
+        if truth.date:
+            scored["date"] += 1
+            right["date"] += date_matches(truth.date, guess.date)
     return MetaScore(name, right, scored)
 
 

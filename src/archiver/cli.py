@@ -1,109 +1,36 @@
 """The command line: click commands that parse options, call one library function, and report.
 
-No logic lives here. `ArchiverError` becomes a one-line message on stderr and a non-zero exit.
+No logic lives here. `ArchiverError` becomes a one-line message on stderr and a non-zero exit
+(`archiver.options`, with the options the commands share).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
 from archiver import __version__
-from archiver.config import DEFAULT_DB, Settings, load_settings
 from archiver.errors import ArchiverError
-
-if TYPE_CHECKING:
-    from archiver.models import FetchResult
-    from archiver.store import StoreOutcome
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_FAILED = 1  # some URL or check failed
-EXIT_USAGE = 2  # bad input: options, files, config
-
-
-def reports_errors(func: F) -> F:
-    """Turn an ArchiverError into `archiver: error: message` and exit status 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ArchiverError as exc:
-            click.echo(f"archiver: error: {exc}", err=True)
-            sys.exit(EXIT_USAGE)
-        except OSError as exc:  # a file we were told to read or write: name it, no traceback
-            where = exc.filename or "archiver"
-            click.echo(f"archiver: error: {where}: {exc.strerror or exc}", err=True)
-            sys.exit(EXIT_USAGE)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def db_option(func: F) -> F:
-    return click.option(
-        "--db",
-        "db_path",
-        default=DEFAULT_DB,
-        show_default=True,
-        type=click.Path(dir_okay=False),
-        help="the archive (SQLite file)",
-    )(func)
-
-
-def fetch_options(func: F) -> F:
-    """Options shared by every command that fetches."""
-    for option in reversed(
-        [
-            click.option(
-                "--allow-private",
-                is_flag=True,
-                default=None,
-                help="allow loopback/private addresses (also ARCHIVER_ALLOW_PRIVATE=1)",
-            ),
-            click.option("--user-agent", default=None, help="User-Agent header to send"),
-            click.option("--retries", type=int, default=None, help="extra attempts on transient errors"),
-            click.option("--timeout", "deadline", type=float, default=None, help="deadline per attempt, seconds"),
-            click.option(
-                "--config",
-                "config_path",
-                type=click.Path(dir_okay=False),
-                default=None,
-                help="settings file (default: ./archiver.toml when present)",
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-def settings_from(config_path: str | None, **flags: Any) -> Settings:
-    return load_settings(config_path, **flags)
-
-
-def sites_option(func: F) -> F:
-    return click.option(
-        "--sites",
-        "sites_path",
-        type=click.Path(file_okay=False),
-        default=None,
-        help="directory of site files (default: ./selectors, or ARCHIVER_SITES)",
-    )(func)
-
-
-def site_rules(sites_path: str | None) -> list[Any]:
-    """The site rule files to use (none when there is no selectors directory)."""
-    from archiver.config import sites_dir
-    from archiver.sites import load_sites
-
-    directory = sites_dir(sites_path)
-    return load_sites(directory) if directory else []
+from archiver.options import (
+    EXIT_FAILED,
+    bench_module,
+    cluster_option,
+    crawl_options,
+    db_option,
+    end_crawl,
+    fetch_options,
+    format_article,
+    print_results,
+    reports_errors,
+    run_crawl_command,
+    settings_from,
+    site_rules,
+    sites_option,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,89 +71,10 @@ def fetch(
         config_path, allow_private=allow_private, user_agent=user_agent, retries=retries, deadline=deadline
     )
     sites = site_rules(sites_path)
-    db = store.open_archive(db_path)
+    db = store.Archive(db_path)
     failed = print_results(archive_urls(db, urls, settings, sites=sites), as_json)
     if failed:
         click.echo(f"{failed} of {len(set(urls))} URL(s) failed", err=True)
-        sys.exit(EXIT_FAILED)
-
-
-def cluster_option(func: F) -> F:
-    return click.option(
-        "--cluster", default=None, metavar="ADDRESS",
-        help="run the work on this Dask scheduler (tcp://HOST:8786; also ARCHIVER_CLUSTER); "
-             "needs pip install 'archiver[cluster]'",
-    )(func)
-
-
-def crawl_options(func: F) -> F:
-    """Politeness and bounds of a crawl (each also an archiver.toml setting)."""
-    for option in reversed(
-        [
-            click.option("--max-pages", type=click.IntRange(0), default=None,
-                         help="stop after this many fetches (0: no limit)"),
-            click.option("--max-duration", type=click.FloatRange(0), default=None,
-                         help="stop starting fetches after this many seconds (0: no limit)"),
-            click.option("--host-delay", type=click.FloatRange(0), default=None,
-                         help="seconds between requests to one host (default 1)"),
-            click.option("--crawl-delay-cap", type=click.FloatRange(0), default=None,
-                         help="largest robots.txt Crawl-delay honoured, seconds"),
-            click.option("--host-concurrency", type=click.IntRange(1), default=None,
-                         help="requests in flight per host (default 1)"),
-            click.option("--max-hosts", type=click.IntRange(1), default=None,
-                         help="hosts crawled in parallel"),
-            click.option("--workers", "extract_workers", type=click.IntRange(0), default=None,
-                         help="extraction worker processes (0: one per core)"),
-            click.option("--ignore-robots", "ignore_robots", is_flag=True, default=False,
-                         help="do not obey robots.txt (only for sites you run)"),
-            click.option("--log-format", type=click.Choice(["auto", "rich", "plain", "json"]),
-                         default="auto", show_default=True,
-                         help="live display on a terminal (auto), log lines, or JSON lines"),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-def run_crawl_command(run: Callable[[Any], Any], log_format: str) -> Any:
-    """Run a crawl with progress output; a held lock exits with EXIT_LOCKED, a run that ends in
-    an error prints its summary and one line saying why, and exits 1."""
-    from archiver.crawl import EXIT_LOCKED, CrawlLocked
-    from archiver.errors import CrawlFailed
-    from archiver.progress import configure_logging, make_progress
-
-    progress = make_progress(log_format)
-    configure_logging(log_format, progress)
-    try:
-        return run(progress)
-    except CrawlLocked as exc:
-        progress.close()
-        click.echo(f"archiver: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
-    except CrawlFailed as exc:
-        progress.close()
-        if exc.report is not None:
-            print_summary(exc.report, log_format)
-        click.echo(f"archiver: error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    finally:
-        progress.close()
-
-
-def print_summary(report: Any, log_format: str) -> None:
-    if log_format == "json":
-        click.echo(json.dumps({"event": "summary", **report.to_record()}))
-    else:
-        click.echo(report.summary())
-
-
-def end_crawl(report: Any, log_format: str, then: str = "") -> None:
-    """Print the run's one summary line (and `then`); exit 1 when fetches failed or a host could
-    not be reached."""
-    print_summary(report, log_format)
-    if then and log_format != "json":
-        click.echo(then)
-    if not report.ok:
         sys.exit(EXIT_FAILED)
 
 
@@ -280,32 +128,6 @@ def crawl(
 
 
 DEMO_PORT = 8765
-
-
-def print_results(results: list[tuple[FetchResult, StoreOutcome]], as_json: bool) -> int:
-    """Print one line (or JSON object) per fetch result; return how many failed."""
-    failed = 0
-    for result, outcome in results:
-        if result.failure is not None:
-            failed += 1
-            click.echo(f"FAILED {result.url}: {result.failure.message}", err=True)
-            if as_json:
-                click.echo(json.dumps({"url": result.url, "error": result.failure.kind,
-                                       "message": result.failure.message}, ensure_ascii=False))
-            continue
-        article = result.article
-        if article is None:  # 304: nothing new
-            click.echo(f"not-modified {result.url}")
-            continue
-        if as_json:
-            click.echo(json.dumps(article.to_record(), ensure_ascii=False))
-        else:
-            status = result.fetched.status if result.fetched else ""
-            click.echo(
-                f"{status} {outcome.outcome} {result.url}  {article.title!r}  "
-                f"{article.word_count} words, {len(article.related)} related"
-            )
-    return failed
 
 
 @main.command()
@@ -373,7 +195,7 @@ def export(db_path: str, fmt: str, site: str | None, since: str | None, output: 
     from archiver import store
     from archiver.export import export_archive
 
-    count = export_archive(store.open_archive(db_path, create=False), fmt, output, site=site, since=since)
+    count = export_archive(store.Archive(db_path, create=False), fmt, output, site=site, since=since)
     noun = "page" if fmt == "warc" else "article"
     click.echo(f"exported {count} {noun}(s) as {fmt}" + (f" to {output}" if output else ""), err=True)
 
@@ -387,7 +209,7 @@ def reextract(db_path: str, site: str | None) -> None:
     from archiver import store
     from archiver.reextract import reextract as run_reextract
     settings = settings_from(None)
-    report = run_reextract(store.open_archive(db_path, create=False), site_rules(None), site=site,
+    report = run_reextract(store.Archive(db_path, create=False), site_rules(None), site=site,
                            workers=settings.extract_workers, extract_timeout=settings.extract_timeout)
     details = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.outcomes.items()))
     click.echo(f"{report.changed} of {report.examined} page(s) changed" + (f" ({details})" if details else ""))
@@ -405,7 +227,7 @@ def stats(db_path: str, days: int, as_json: bool) -> None:
     from archiver import store
     from archiver.stats import format_stats
 
-    numbers = store.archive_stats(store.open_archive(db_path, create=False), days=days)
+    numbers = store.Archive(db_path, create=False).stats(days=days)
     click.echo(json.dumps(numbers, indent=2) if as_json else format_stats(numbers))
 
 
@@ -434,38 +256,32 @@ def extract(file: Any, url: str, charset: str | None, as_json: bool, config_path
         click.echo(format_article(article))
 
 
-def format_article(article: Any) -> str:
-    """An extracted article as text: its fields, its body, its related links."""
-    lines = [article.title, "=" * min(len(article.title), 80)]
-    for label, value in (("url", article.key_url), ("subtitle", article.subtitle),
-                         ("authors", ", ".join(article.authors)), ("published", article.published_at),
-                         ("modified", article.modified_at), ("section", article.section),
-                         ("language", article.language), ("site", article.site_name)):
-        if value:
-            lines.append(f"{label + ':':<11}{value}")
-    lines.append(f"{'words:':<11}{article.word_count}")
-    lines += ["", article.body]
-    if article.related:
-        lines += ["", f"related ({len(article.related)}):"]
-        lines += [f"  - {link.title}  <{link.url}>" for link in article.related]
-    return "\n".join(lines)
-
-
 @main.group()
 def bench() -> None:
-    """Benchmarks."""
+    """Benchmarks (from a source checkout: they live in its benchmarks/ folder)."""
 
 
 @bench.command("extract")
-@click.argument("directory", type=click.Path(file_okay=False, exists=True))
+@click.argument("directory", type=click.Path(file_okay=False, exists=True), required=False)
 @click.option("--predictions", type=click.Path(dir_okay=False), default=None,
               help='write archiver\'s output here as {id: {"articleBody": text}}')
 @click.option("--no-compare", is_flag=True, help="skip the trafilatura row")
+@click.option("--cv", is_flag=True,
+              help="cross-validate the body classifier over both development sets, by domain, "
+                   "trafilatura on the same folds (needs a source checkout and the train extra)")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True,
+              help="folds for --cv")
 @reports_errors
-def bench_extract(directory: str, predictions: str | None, no_compare: bool) -> None:
+def bench_extract(directory: str | None, predictions: str | None, no_compare: bool, cv: bool,
+                  folds: int) -> None:
     """Score archiver beside trafilatura on a benchmark DIRECTORY (html/, ground-truth.json)."""
-    from archiver.bench import format_report, run_bench, write_predictions
+    from archiver.bench import format_report, run_bench, run_checkout_cv, write_predictions
 
+    if cv:
+        click.echo(run_checkout_cv(folds))
+        return
+    if directory is None:
+        raise click.UsageError("give a benchmark DIRECTORY, or --cv")
     report = run_bench(directory, compare=not no_compare)
     click.echo(format_report(report))
     if predictions:
@@ -485,13 +301,13 @@ def bench_extract(directory: str, predictions: str | None, no_compare: bool) -> 
 @reports_errors
 def bench_crawl(page_counts: tuple[int, ...], hosts: int, workers: int, rounds: int, as_json: bool) -> None:
     """Crawl a generated local news site with no politeness delay; compare with extraction alone."""
-    from archiver.benchcrawl import format_crawl_bench, run_crawl_bench
+    benchcrawl = bench_module("benchcrawl")
 
-    results = run_crawl_bench(page_counts or (2000,), hosts=hosts, workers=workers, rounds=rounds)
+    results = benchcrawl.run_crawl_bench(page_counts or (2000,), hosts=hosts, workers=workers, rounds=rounds)
     if as_json:
         click.echo(json.dumps([r.to_record() for r in results]))
     else:
-        click.echo(format_crawl_bench(results))
+        click.echo(benchcrawl.format_crawl_bench(results))
 
 
 @bench.command("import")
@@ -505,10 +321,10 @@ def bench_crawl(page_counts: tuple[int, ...], hosts: int, workers: int, rounds: 
 @reports_errors
 def bench_import(pages: int, worker_counts: tuple[int, ...], rounds: int, as_json: bool) -> None:
     """Import a generated WARC of news pages with 1 worker process and with 2; pages/s and speed-up."""
-    from archiver.benchimport import format_import_bench, run_import_bench
+    benchimport = bench_module("benchimport")
 
-    results = run_import_bench(pages, worker_counts or (1, 2), rounds)
-    click.echo(json.dumps([r.to_record() for r in results]) if as_json else format_import_bench(results))
+    results = benchimport.run_import_bench(pages, worker_counts or (1, 2), rounds)
+    click.echo(json.dumps([r.to_record() for r in results]) if as_json else benchimport.format_import_bench(results))
 
 
 @main.command("import")

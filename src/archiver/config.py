@@ -2,6 +2,14 @@
 
 Values come, lowest precedence first, from the defaults here, an `archiver.toml` file (section
 `[archiver]`), `ARCHIVER_*` environment variables, and command-line flags.
+
+Why the layering is done here and not by a settings library: click's `auto_envvar_prefix` names a
+variable per command and flag (ARCHIVER_CRAWL_MAX_PAGES) and covers only settings that have a
+flag, while every setting, flag or not, is `ARCHIVER_<NAME>` for every command (cron lines set
+them); pydantic-settings would bring pydantic and its compiled core into every command for the
+forty lines below, and its errors do not say which layer a bad value came from, where ours name
+the file, the variable or the flag. The layers are a loop over `Settings`' fields, each value
+coerced by the field's type and range-checked (`setting_problem`) with its source in the message.
 """
 
 from __future__ import annotations
@@ -38,6 +46,10 @@ class Settings:
     max_body_bytes: int = field(default=10 * 1024 * 1024, metadata={"help": "largest body kept, after decompression"})
     allow_private: bool = field(default=False, metadata={"help": "allow fetching loopback, private and link-local addresses"})
     allow_networks: tuple[str, ...] = field(default=(), metadata={"help": "non-public networks (CIDR) allowed even without allow_private, e.g. an intranet"})
+    proxy: str = field(default="", metadata={"help": "HTTP proxy for every request (http://HOST:PORT); empty: HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY from the environment"})
+    trust_env: bool = field(default=True, metadata={"help": "read proxies and SSL_CERT_FILE / SSL_CERT_DIR from the environment, as httpx does"})
+    http2: bool = field(default=False, metadata={"help": "offer HTTP/2 to https servers (needs the h2 package: archiver[http2])"})
+    max_connections: int = field(default=100, metadata={"help": "connections open at once in all (a new one waits up to connect_timeout for a free slot)"})
     host_delay: float = field(default=1.0, metadata={"help": "seconds between requests to one host during a crawl"})
     crawl_delay_cap: float = field(default=30.0, metadata={"help": "largest robots.txt Crawl-delay honoured, in seconds"})
     host_concurrency: int = field(default=1, metadata={"help": "requests in flight per host during a crawl"})
@@ -79,6 +91,7 @@ LIMITS: dict[str, tuple[float | None, float | None]] = {
     "backoff_max": (0, None),
     "retry_after_cap": (0, None),
     "max_body_bytes": (1024, None),
+    "max_connections": (1, 100_000),
     "host_delay": (0, None),
     "crawl_delay_cap": (0, None),
     "host_concurrency": (1, 64),
@@ -100,6 +113,10 @@ def setting_problem(name: str, value: Any) -> str | None:
         if any(ch in str(value) for ch in "\r\n\0"):
             return "must be one line (no line breaks or NUL bytes)"
         return None
+    if name == "proxy":
+        if value and not str(value).lower().startswith(("http://", "https://")):
+            return f"must be an http:// or https:// URL such as http://proxy.example:3128, got {value!r}"
+        return None
     bounds = LIMITS.get(name)
     if bounds is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -113,17 +130,28 @@ def setting_problem(name: str, value: Any) -> str | None:
     return None
 
 
-def sites_dir(explicit: str | Path | None = None, env: dict[str, str] | None = None) -> Path | None:
-    """Where the site files are: --sites, else ARCHIVER_SITES, else ./selectors, else the
-    selectors/ of the source checkout archiver runs from; None when there are none."""
+# The example site files installed with the package (in a source checkout, a link to selectors/).
+BUNDLED_SITES = Path(__file__).resolve().parent / "examples"
+SITES_HELP = (
+    "directory of site files (*.toml); without it: $ARCHIVER_SITES, else ./selectors in the "
+    "working directory, else the examples installed with archiver"
+)
+
+
+def sites_dir(explicit: str | Path | None = None, env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> Path | None:
+    """Where the site files are, first found of: `--sites DIR` (`explicit`), `ARCHIVER_SITES`,
+    `selectors/` in the working directory, the examples installed with the package; None when
+    none of these is there. A directory named by the flag or the variable must exist."""
     env = dict(os.environ) if env is None else env
-    given = explicit or env.get("ARCHIVER_SITES")
-    if given:
-        path = Path(given)
-        if not path.is_dir():
-            raise ConfigError(f"{path}: site files directory not found; pass --sites DIR")
-        return path
-    for candidate in (Path("selectors"), Path(__file__).resolve().parents[2] / "selectors"):
+    for given, source in ((explicit, "--sites"), (env.get("ARCHIVER_SITES"), "ARCHIVER_SITES")):
+        if given:
+            path = Path(given)
+            if not path.is_dir():
+                raise ConfigError(f"{source} {path}: site files directory not found; give a directory "
+                                  "of selectors/<site>.toml files")
+            return path
+    for candidate in ((cwd or Path.cwd()) / "selectors", BUNDLED_SITES):
         if candidate.is_dir():
             return candidate
     return None

@@ -14,71 +14,22 @@ sitemap came from, so they live in the crawl (see `archiver.crawl`).
 
 from __future__ import annotations
 
-import email.utils
 import gzip
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from lxml import etree
 
 from archiver.errors import ExtractError, TooLarge
+from archiver.models import Discovery, Link
 from archiver.sections import read_section
+from archiver.timestamps import parse_date
 from archiver.urls import try_normalize
 
 MAX_XML_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
 MAX_ENTRIES = 50_000  # URLs read from one feed or sitemap (the sitemap protocol's limit)
 NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
-
-
-@dataclass(frozen=True)
-class Link:
-    """A candidate article URL and what the source said about it."""
-
-    url: str
-    published_at: str | None = None  # ISO-8601 UTC
-    modified_at: str | None = None  # ISO-8601 UTC (sitemap lastmod, Atom updated)
-    title: str | None = None
-
-
-@dataclass(frozen=True)
-class Discovery:
-    """What one source yielded."""
-
-    kind: str  # rss, rdf, atom, sitemap, sitemap-index, section
-    url: str
-    articles: tuple[Link, ...] = ()
-    feeds: tuple[str, ...] = ()
-    sitemaps: tuple[Link, ...] = ()  # child sitemaps of an index (modified_at = its lastmod)
-    notes: tuple[str, ...] = ()
-    rejected: int = 0  # links of a section page to the site judged not articles
-
-
-# --- dates ---------------------------------------------------------------------------------------
-
-
-def parse_date(value: str | None) -> str | None:
-    """An RFC 822 or ISO-8601/W3C date as ISO-8601 UTC ('...Z'); None when absent or unreadable."""
-    if not value:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    when: datetime | None = None
-    try:
-        when = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 # --- safe XML ------------------------------------------------------------------------------------

@@ -22,18 +22,18 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any
 
-import sqlite_utils
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archiver import __version__, store
 from archiver.errors import ConfigError
 from archiver.store import StoredPage
+from archiver.timestamps import iso_utc
+from archiver.warc import for_decoded_body
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,6 @@ CSV_COLUMNS = (
     "last_fetched_at", "last_changed_at", "versions", "related_count", "related_urls",
 )  # fmt: skip
 
-# headers that describe the bytes on the wire, not the stored (decoded) body
-WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 WARC_1_1_SPEC = (
     "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"
 )
@@ -58,22 +56,19 @@ def parse_since(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
     try:
-        moment = datetime.fromisoformat(text.strip())
+        return iso_utc(text)
     except ValueError as exc:
         raise ConfigError(
             f"--since {text!r}: not a date; use YYYY-MM-DD or an ISO-8601 time such as "
             "2026-01-31T12:00:00Z"
         ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def check_site(db: sqlite_utils.Database, site: str | None) -> None:
+def check_site(db: store.Archive, site: str | None) -> None:
     """Raise ConfigError naming the known sites when `site` has no articles in the archive."""
     if site is None:
         return
-    names = store.site_names(db)
+    names = db.site_names()
     if site not in names:
         known = ", ".join(names) if names else "none yet"
         raise ConfigError(f"--site {site!r}: no articles of that site in the archive (sites: {known})")
@@ -118,27 +113,12 @@ def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
 def http_headers_for(page: StoredPage) -> StatusAndHeaders:
     """The response's status line and headers, consistent with the stored (decoded) body."""
     fetched = page.fetched
-    headers: list[tuple[str, str]] = []
-    for name, value in fetched.headers:
-        if name.lower() in WIRE_HEADERS:
-            if name.lower() != "content-length":
-                headers.append((f"X-Archive-Orig-{name}", value))
-            continue
-        headers.append((name, value))
-    headers.append(("Content-Length", str(len(fetched.content))))
+    headers = [*for_decoded_body(fetched.headers), ("Content-Length", str(len(fetched.content)))]
     try:
         phrase = HTTPStatus(fetched.status).phrase
     except ValueError:
         phrase = "Unknown"
     return StatusAndHeaders(f"{fetched.status} {phrase}", headers, protocol="HTTP/1.1")
-
-
-def warc_date(at: str) -> str:
-    """A stored `*_at` time as a WARC-Date (UTC, `Z`)."""
-    moment = datetime.fromisoformat(at)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def write_warc(
@@ -156,7 +136,7 @@ def write_warc(
     count = 0
     for page in pages:
         fetched = page.fetched
-        warc_headers = {"WARC-Date": warc_date(fetched.fetched_at)}
+        warc_headers = {"WARC-Date": iso_utc(fetched.fetched_at)}
         if fetched.url != fetched.final_url:
             # the URL asked for, before redirects (a header replay tools ignore harmlessly)
             warc_headers["WARC-Source-URI"] = fetched.url
@@ -196,7 +176,7 @@ def output_file(path: Path | None, binary: bool) -> Iterator[IO[Any]]:
 
 
 def export_archive(
-    db: sqlite_utils.Database,
+    db: store.Archive,
     fmt: str,
     path: str | Path | None = None,
     *,
@@ -218,13 +198,13 @@ def export_archive(
         selection = ", ".join(f"{k}={v}" for k, v in (("site", site), ("since", since)) if v)
         with output_file(target, binary=True) as out:
             count = write_warc(
-                store.iter_pages(db, site=site, since=since),
+                db.iter_pages(site=site, since=since),
                 out,
                 gzip=gzip,
                 description="archiver export of stored pages" + (f" ({selection})" if selection else ""),
             )
     else:
-        records = store.iter_article_records(db, site=site, since=since)
+        records = db.iter_article_records(site=site, since=since)
         with output_file(target, binary=False) as out:
             count = write_jsonl(records, out) if fmt == "jsonl" else write_csv(records, out)
     log.info("exported %d record(s) as %s to %s", count, fmt, target or "stdout")

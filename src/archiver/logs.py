@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime
+
+from archiver.timestamps import iso
 
 
 def stamp(when: float | None = None) -> str:
     """ISO-8601 UTC to the second, `2026-03-01T08:00:00Z`: every timestamp a log line carries."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if when is None else when))
+    return iso(datetime.fromtimestamp(time.time() if when is None else when, UTC))
 
 
 class PlainLogFormatter(logging.Formatter):

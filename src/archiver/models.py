@@ -7,7 +7,7 @@ stages can run in worker processes (or on other machines) and be tested on fixtu
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -106,6 +106,29 @@ class Article:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A candidate article URL and what the source said about it."""
+
+    url: str
+    published_at: str | None = None  # ISO-8601 UTC
+    modified_at: str | None = None  # ISO-8601 UTC (sitemap lastmod, Atom updated)
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What one source (a feed, a sitemap, a section page) yielded: `archiver.discover`."""
+
+    kind: str  # rss, rdf, atom, sitemap, sitemap-index, section
+    url: str
+    articles: tuple[Link, ...] = ()
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[Link, ...] = ()  # child sitemaps of an index (modified_at = its lastmod)
+    notes: tuple[str, ...] = ()
+    rejected: int = 0  # links of a section page to the site judged not articles
+
+
+@dataclass(frozen=True)
 class FetchFailure:
     """A URL that could not be fetched or extracted, as recorded in `fetches`."""
 
@@ -130,15 +153,17 @@ class PackedBody:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """The outcome of fetching and extracting one URL: an article or a failure, never both."""
+    """What became of one URL: the response (None when none came), and what the pure stage made
+    of it: an article (an article page), a discovery (a source), or the failure (of the fetch,
+    or of the stage: then `fetched` is kept). A 304 has only `fetched`."""
 
     url: str
     started_at: str
-    duration: float
+    duration: float  # seconds the fetch took
     fetched: Fetched | None = None
     article: Article | None = None
     failure: FetchFailure | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    discovery: Discovery | None = None
     body: PackedBody | None = None  # fetched.content packed for storage, when already done
 
     @property

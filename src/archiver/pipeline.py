@@ -10,54 +10,20 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
-
-import sqlite_utils
 
 from archiver import store
 from archiver.config import Settings
-from archiver.errors import ArchiverError, ExtractError, FetchError, NotHTML, TooLarge, WorkerDied
-from archiver.extract import extract_article
-from archiver.fetch import Client, Sleep, fetch, make_client, utc_now
+from archiver.errors import ArchiverError, ExtractError, TooLarge, WorkerDied
+from archiver.fetch import Client, Sleep, fetch, make_client
+from archiver.jobs import extract_file_job, extract_job, extract_page, failure_of
 from archiver.models import Article, Fetched, FetchFailure, FetchResult
-from archiver.sites import SiteRules, rules_for_url
-from archiver.workers import local_pool, started_pool
-
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/html", ""})
-
-
-def ensure_html(fetched: Fetched) -> None:
-    """Raise NotHTML unless the response is (or sniffs as) an HTML page."""
-    kind = fetched.content_type
-    if kind in HTML_TYPES:
-        return
-    if kind in ("text/plain", "application/octet-stream"):
-        head = fetched.content[:1024].lstrip().lower()
-        if head.startswith((b"<!doctype html", b"<html")):
-            return
-    raise NotHTML(
-        fetched.url, f"not an HTML page (Content-Type {kind}); archiver stores news article pages"
-    )
-
-
-def extract_fetched(fetched: Fetched, sites: Sequence[SiteRules] = ()) -> Article:
-    """Extract the article from a fetched page (pure: no network, no database)."""
-    ensure_html(fetched)
-    if not fetched.content.strip():
-        raise ExtractError(fetched.url, "empty body; nothing to extract")
-    rules = rules_for_url(sites, fetched.final_url)
-    return extract_article(fetched.content, fetched.final_url, charset=fetched.charset, rules=rules)
-
-
-def failure_of(url: str, exc: ArchiverError) -> FetchFailure:
-    status = exc.status if isinstance(exc, FetchError) else None
-    attempts = exc.attempts if isinstance(exc, FetchError) else 1
-    reason = exc.reason if isinstance(exc, (FetchError, ExtractError)) else str(exc)
-    return FetchFailure(url=url, kind=exc.kind, message=reason, status=status, attempts=attempts)
+from archiver.pools import local_pool, started_pool
+from archiver.rules import SiteRules, rules_for_url
+from archiver.timestamps import utc_now
+from archiver.urls import group_by_host
 
 
 async def fetch_and_extract(
@@ -96,9 +62,7 @@ async def fetch_and_extract(
 async def _extract(fetched: Fetched, sites: Sequence[SiteRules], pool: Any) -> Article | FetchFailure:
     """The page's article, or why there is none (WorkerDied, a timeout included, as a record)."""
     if pool is None:
-        return extract_fetched(fetched, sites)
-    from archiver.executor import extract_job
-
+        return extract_page(fetched, sites)
     try:
         result: Article | FetchFailure = await pool.run(extract_job, fetched)
     except WorkerDied as exc:  # stopped past extract_timeout, or brought down by the page
@@ -142,33 +106,8 @@ def extract_file(stream: BinaryIO, url: str, settings: Settings, *, charset: str
     return asyncio.run(run())
 
 
-def extract_file_job(fetched: Fetched) -> Article | FetchFailure:
-    """`archiver extract`'s job in its worker: the page as given (no Content-Type check: a saved
-    file has none), with the site rules the worker holds."""
-    from archiver.executor import worker_sites
-
-    try:
-        if not fetched.content.strip():
-            raise ExtractError(fetched.url, "empty file; nothing to extract")
-        rules = rules_for_url(worker_sites(), fetched.final_url)
-        return extract_article(fetched.content, fetched.final_url, charset=fetched.charset, rules=rules)
-    except ArchiverError as exc:
-        return failure_of(fetched.url, exc)
-
-
-def group_by_host(urls: Sequence[str]) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = defaultdict(list)
-    for url in urls:
-        try:
-            host = (urlsplit(url).hostname or "").lower()
-        except ValueError:
-            host = ""
-        groups[host].append(url)
-    return groups
-
-
 def archive_urls(
-    db: sqlite_utils.Database,
+    db: store.Archive,
     urls: Sequence[str],
     settings: Settings,
     *,
@@ -197,7 +136,7 @@ def archive_urls(
                                                          pool=extraction)
                         # stored as soon as it is done, so an interrupted run keeps what it finished
                         rules = rules_for_url(sites, url)
-                        outcome = store.store_result(db, result, site=rules.name if rules else None)
+                        outcome = db.store_result(result, site=rules.name if rules else None)
                         done[url] = (result, outcome)
 
                 await asyncio.gather(*(host_worker(g) for g in groups.values()))

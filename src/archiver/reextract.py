@@ -21,18 +21,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from archiver import store
 from archiver.config import Settings
 from archiver.errors import WorkerDied
-from archiver.executor import extract_job
 from archiver.export import check_site
-from archiver.fetch import utc_now
+from archiver.jobs import extract_job, failure_of
 from archiver.models import Article, Fetched, FetchFailure
-from archiver.pipeline import failure_of
-from archiver.sites import SiteRules, rules_for_url
-from archiver.workers import local_pool, started_pool
+from archiver.pools import local_pool, started_pool
+from archiver.rules import SiteRules, rules_for_url
+from archiver.timestamps import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +52,7 @@ class ReextractReport:
 
 
 def reextract(
-    db: sqlite_utils.Database,
+    db: store.Archive,
     sites: Sequence[SiteRules] = (),
     *,
     site: str | None = None,
@@ -68,7 +65,7 @@ def reextract(
     Pages are extracted in worker processes (`workers`, 0: one per core); one that takes longer
     than `extract_timeout` seconds has its worker stopped and counts as failed."""
     check_site(db, site)
-    targets = store.reextract_targets(db, site)
+    targets = db.reextract_targets(site)
     outcomes: Counter[str] = Counter()
     failures: list[tuple[int, str]] = []
     at = utc_now()
@@ -83,7 +80,7 @@ def reextract(
             log.info("page %d (%s) still fails: %s", target.page_id, fetched.url, result.message)
             return
         rules = rules_for_url(list(sites), fetched.final_url)
-        stored = store.save_reextracted(db, target, result, at=at, site=rules.name if rules else target.site)
+        stored = db.save_reextracted(target, result, at=at, site=rules.name if rules else target.site)
         outcomes[stored.outcome] += 1
         if stored.outcome in ("changed", "new"):
             log.info("article %s: %s (version %s)", stored.article_id, stored.outcome, stored.version)
@@ -96,7 +93,7 @@ def reextract(
         window: deque[tuple[store.ReextractTarget, Fetched, asyncio.Future[Any]]] = deque()
         try:
             for target in targets:
-                fetched = store.load_page(db, target.page_id)
+                fetched = db.load_page(target.page_id)
                 window.append((target, fetched, asyncio.ensure_future(extraction.run(extract_job, fetched))))
                 while len(window) > 2 * size:
                     await _settle_next(window, settle)

@@ -37,6 +37,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from archiver.urls import (
     LISTING_SEGMENTS,
     NON_PAGE_SUFFIXES,
+    host_of,
     is_article_url,
     looks_like_article,
     normalize_url,
@@ -265,7 +266,7 @@ def read_section(
         base = urljoin(url, node.attributes.get("href") or "")
         break
     page = normalize_url(url)
-    allowed = tuple(domains) or ((urlsplit(page).hostname or "").lower(),)
+    allowed = tuple(domains) or (host_of(page),)
     feeds = _feeds(tree, base)
     learned = learned or {}
     candidates: list[_Candidate] = []

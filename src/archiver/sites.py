@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,81 +24,20 @@ from urllib.parse import urlsplit
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from archiver.errors import ArchiverError, SiteFileError
-from archiver.urls import same_site
+from archiver.rules import (
+    ArticleSelectors,
+    ChromeSelectors,
+    DiscoveryRules,
+    Fixture,
+    RelatedSelectors,
+    SiteRules,
+)
 
 _PROBE = LexborHTMLParser("<html><body><div><p>x</p></div></body></html>")
 _ARTICLE_KEYS = ("title", "subtitle", "body", "published", "modified", "authors", "section",
                  "tags", "image")
 _RELATED_KEYS = ("block", "card", "title", "url", "summary")
 _DISCOVERY_LISTS = ("feeds", "sitemaps", "sections", "article_patterns", "exclude_patterns")
-
-
-@dataclass(frozen=True)
-class Discovery:
-    """Where a site lists its articles (read by discovery; validated here)."""
-
-    feeds: tuple[str, ...] = ()
-    sitemaps: tuple[str, ...] = ()
-    sections: tuple[str, ...] = ()
-    article_patterns: tuple[str, ...] = ()
-    exclude_patterns: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ArticleSelectors:
-    title: str | None = None
-    subtitle: str | None = None
-    body: str | None = None
-    published: str | None = None
-    modified: str | None = None
-    authors: str | None = None
-    section: str | None = None
-    tags: str | None = None
-    image: str | None = None
-
-
-@dataclass(frozen=True)
-class ChromeSelectors:
-    drop: tuple[str, ...] = ()
-    phrases: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class RelatedSelectors:
-    block: str | None = None
-    card: str | None = None
-    title: str | None = None
-    url: str | None = None
-    summary: str | None = None
-
-
-@dataclass(frozen=True)
-class Fixture:
-    """A saved page of the site and what extracting it must give."""
-
-    file: str
-    url: str
-    title: str | None = None
-    with_: tuple[str, ...] = ()
-    without: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class SiteRules:
-    """One validated site file."""
-
-    name: str
-    path: str
-    domains: tuple[str, ...] = ()
-    discovery: Discovery = field(default_factory=Discovery)
-    article: ArticleSelectors = field(default_factory=ArticleSelectors)
-    chrome: ChromeSelectors = field(default_factory=ChromeSelectors)
-    related: RelatedSelectors = field(default_factory=RelatedSelectors)
-    fixtures: tuple[Fixture, ...] = ()
-
-    def matches(self, url: str) -> bool:
-        """Whether `url`'s host is one of the domains or a subdomain of one."""
-        return same_site(url, self.domains)
 
 
 @dataclass(frozen=True)
@@ -200,7 +138,7 @@ def parse_site(data: dict[str, Any], path: str, default_name: str) -> SiteRules:
             raise SiteFileError(path, f"site.domains[{index}]",
                                 f"expected a host name like example.com, got {domain!r}")
     disc = _Reader(path, "discovery", data.get("discovery", {}), _DISCOVERY_LISTS)
-    discovery = Discovery(**{name: disc.strings(name) for name in _DISCOVERY_LISTS})
+    discovery = DiscoveryRules(**{name: disc.strings(name) for name in _DISCOVERY_LISTS})
     _check_regexes(discovery.article_patterns, path, "discovery.article_patterns")
     _check_regexes(discovery.exclude_patterns, path, "discovery.exclude_patterns")
     art = _Reader(path, "article", data.get("article", {}), _ARTICLE_KEYS)
@@ -250,21 +188,6 @@ def load_sites(directory: str | Path = "selectors") -> list[SiteRules]:
     if not root.is_dir():
         raise SiteFileError(str(root), "", "not a directory")
     return [load_site(path) for path in sorted(root.glob("*.toml"))]
-
-
-def rules_for_url(sites: Sequence[SiteRules], url: str) -> SiteRules | None:
-    """The site file for a URL: the one whose longest domain matches the URL's host."""
-    best: tuple[int, SiteRules] | None = None
-    try:
-        host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    except ValueError:  # a malformed URL belongs to no site; fetching it fails on its own
-        return None
-    for site in sites:
-        for domain in site.domains:
-            matched = host == domain or host.endswith("." + domain)
-            if matched and (best is None or len(domain) > best[0]):
-                best = (len(domain), site)
-    return best[1] if best else None
 
 
 def check_fixture(site: SiteRules, fixture: Fixture, root: str | Path | None = None

@@ -137,6 +137,43 @@ def try_normalize(url: str, base: str | None = None) -> str | None:
         return None
 
 
+def host_of(url: str) -> str:
+    """A URL's host name, lower-cased, without a trailing dot or the port ("" for a URL that
+    has none, or cannot be read)."""
+    try:
+        return (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return ""
+
+
+def site_of(url: str) -> str:
+    """The site an article belongs to when no site file claims it: its host without `www.`."""
+    return host_of(url).removeprefix("www.")
+
+
+def matching_domain(url: str, domains: Iterable[str]) -> str | None:
+    """The longest of `domains` that the URL's host is, or is a subdomain of (None: none is)."""
+    host = host_of(url)
+    best: str | None = None
+    for domain in domains:
+        if (host == domain or host.endswith("." + domain)) and (best is None or len(domain) > len(best)):
+            best = domain
+    return best
+
+
+def same_site(url: str, domains: Iterable[str]) -> bool:
+    """Whether the URL's host is one of `domains` or a subdomain of one."""
+    return matching_domain(url, domains) is not None
+
+
+def group_by_host(urls: Iterable[str]) -> dict[str, list[str]]:
+    """URLs by host (`host_of`), each host's in the order given."""
+    groups: dict[str, list[str]] = {}
+    for url in urls:
+        groups.setdefault(host_of(url), []).append(url)
+    return groups
+
+
 def host_key(url: str) -> str:
     """The politeness and robots.txt key of a URL: its host, with the port when not the default."""
     parts = urlsplit(url)
@@ -154,10 +191,46 @@ def origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{host_key(url)}"
 
 
-def same_site(url: str, domains: Iterable[str]) -> bool:
-    """Whether the URL's host is one of `domains` or a subdomain of one."""
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    return any(host == d or host.endswith("." + d) for d in domains)
+# URL paths that are listings, not articles.
+NON_ARTICLE_PATH = re.compile(
+    r"/(?:tags?|category|categories|topics?|section|sections|author|authors|people|search|"
+    r"page|feed|wp-admin|wp-login|login|account|subscribe|newsletter|about|contact|privacy|"
+    r"terms|careers|advertise)(?:/|$)",
+    re.IGNORECASE,
+)
+SHARE_HOSTS = re.compile(
+    r"(?:^|\.)(?:facebook\.com|twitter\.com|x\.com|linkedin\.com|pinterest\.com|reddit\.com|"
+    r"whatsapp\.com|t\.me|telegram\.me|tumblr\.com|vk\.com|addthis\.com|sharethis\.com|"
+    r"getpocket\.com|flipboard\.com|wa\.me)$",
+    re.IGNORECASE,
+)
+
+
+def same_page(a: str, b: str) -> bool:
+    """Whether two absolute URLs name the same page (ignoring fragment, query and a final /)."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    host_a = pa.netloc.lower().removeprefix("www.")
+    host_b = pb.netloc.lower().removeprefix("www.")
+    return host_a == host_b and pa.path.rstrip("/") == pb.path.rstrip("/")
+
+
+def is_related_article_url(url: str, page_url: str) -> bool:
+    """Whether a link of a related-articles block goes to an article (not a section, tag, author
+    or share link). Laxer than `is_article_url`: the block already says it lists articles."""
+    parts = urlsplit(url)
+    if SHARE_HOSTS.search(parts.netloc.lower()):
+        return False
+    path = parts.path
+    if same_page(url, page_url) or not path.strip("/"):
+        return False
+    if NON_ARTICLE_PATH.search(path):
+        return False
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return bool(
+        re.search(r"[\w]+-[\w]+-[\w]+", last)  # a slug of three or more words
+        or re.search(r"\d{4,}", path)  # an id or a date
+        or last.endswith((".html", ".htm", ".php", ".aspx"))
+    )
 
 
 def looks_like_article(url: str) -> bool:

@@ -1,17 +1,10 @@
 """`archiver import`: pages from WARC files into the archive, as if fetched at each record's date.
 
-Reading (`read_warc`, pure: a file in, records out) streams one record at a time with warcio,
-so memory does not grow with the file. A response record of an HTML page (HTTP 2xx) becomes a
-`Fetched` dated by its WARC-Date; everything else is counted, never fatal:
+Reading is `archiver.warc.read_warc` (pure: a file in, records out, one at a time); every record
+that is not an HTML page is counted as skipped or broken, never fatal.
 
-- skipped: other record types (warcinfo, request, metadata, revisit, ...), non-2xx answers,
-  non-HTML bodies, bodies over `max_body_bytes`;
-- broken: a record that cannot be read (bad headers, a damaged gzip member, a payload digest
-  that does not match, no target URI or date). Reading carries on at the next record boundary
-  found after it (the next gzip member, or the next `WARC/1.x` line).
-
-Each page is extracted with the crawl's extractor (`pipeline.extract_fetched`) and stored by
-this process alone (`store.imports.store_imported`): a page whose (URL, body sha256, date) is
+Each page is extracted with the crawl's extractor (`archiver.jobs.extract_page`) and stored by
+this process alone (`Archive.store_imported`): a page whose (URL, body sha256, date) is
 already stored is skipped, so importing a file again adds nothing. The same URL with a new body
 later in the input becomes a new version of its article.
 
@@ -28,262 +21,26 @@ import collections
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import sqlite_utils
-
+from archiver.cluster import SiteBundle, connect
 from archiver.config import Settings
-from archiver.errors import ArchiverError, ConfigError, ExtractTimeout
-from archiver.executor import SiteBundle, connect, worker_sites
-from archiver.models import Article, Fetched, FetchFailure, FetchResult, PackedBody
-from archiver.pipeline import ensure_html, extract_fetched, failure_of
-from archiver.sites import SiteRules, rules_for_url
-from archiver.store import open_archive, transaction
-from archiver.store.archive import pack_body
-from archiver.store.imports import store_imported
-from archiver.workers import mark, started_pool, worker_pool
+from archiver.errors import ArchiverError, ExtractTimeout
+from archiver.jobs import extract_page, worker_sites
+from archiver.models import Article, FetchFailure, FetchResult
+from archiver.pools import started_pool, worker_pool
+from archiver.rules import SiteRules, rules_for_url
+from archiver.store import Archive, pack_body
+from archiver.warc import MAX_BODY_BYTES, Skipped, WarcPage, file_ranges, read_warc, warc_files
+from archiver.workers import mark
 
 log = logging.getLogger(__name__)
 
-GZIP_MAGIC = b"\x1f\x8b\x08"
-WARC_LINE = b"WARC/1."
-RANGE_BYTES = 8 * 1024 * 1024  # bytes of a file per cluster task
 LOCAL_RANGE_BYTES = 256 * 1024  # bytes of a file per local worker task (about 20 news pages)
-SCAN_CHUNK = 1 << 16
-MAX_BODY_BYTES = Settings.max_body_bytes
 DEFAULT_EXTRACT_TIMEOUT = Settings.extract_timeout
-DECODED_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
-
-
-# --- reading (pure) ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WarcPage:
-    """An HTML response read from a WARC file."""
-
-    path: str
-    offset: int
-    fetched: Fetched
-    body: PackedBody | None = None  # packed by the worker that read it
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A record not imported, and why (`broken`: it could not be read)."""
-
-    path: str
-    offset: int
-    reason: str
-    broken: bool = False
-
-    def describe(self) -> str:
-        return f"{self.path}: record at byte {self.offset}: {self.reason}"
-
-
-def warc_files(inputs: Sequence[str | Path]) -> list[Path]:
-    """The WARC files named, directories expanded to their *.warc and *.warc.gz files (sorted,
-    recursively). ConfigError for a missing path, an empty directory or a file that is not a
-    WARC (checked from its first bytes)."""
-    files: list[Path] = []
-    for raw in inputs:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith((".warc", ".warc.gz")))
-            if not found:
-                raise ConfigError(f"{path}: no .warc or .warc.gz files in this directory")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise ConfigError(f"{path}: no such file or directory; give WARC files or directories of them")
-    for path in files:
-        try:
-            with path.open("rb") as fh:
-                head = fh.read(8)
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-        if not head.startswith((GZIP_MAGIC, WARC_LINE)):
-            raise ConfigError(
-                f"{path}: not a WARC file (it starts with {head!r}, not 'WARC/1.' or gzip); "
-                "give .warc or .warc.gz files"
-            )
-    return list(dict.fromkeys(files))
-
-
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(3) == GZIP_MAGIC
-
-
-def _record_starts_at(path: Path, offset: int) -> bool:
-    """Whether a readable WARC record starts at `offset` (its headers parse)."""
-    from warcio.archiveiterator import ArchiveIterator
-
-    with path.open("rb") as fh:
-        fh.seek(offset)
-        try:
-            record = next(iter(ArchiveIterator(fh)))
-        except StopIteration:
-            return False
-        except Exception:  # noqa: BLE001 - any failure to parse means: not a record start
-            return False
-        return record.format.startswith("warc")
-
-
-def next_record_start(path: Path, offset: int, gz: bool | None = None) -> int | None:
-    """The offset of the first readable record starting at or after `offset`, or None."""
-    gz = _is_gzip(path) if gz is None else gz
-    marker = GZIP_MAGIC if gz else WARC_LINE
-    with path.open("rb") as fh:
-        pos = offset
-        while True:
-            fh.seek(pos)
-            chunk = fh.read(SCAN_CHUNK + len(marker))
-            if not chunk:
-                return None
-            at = 0
-            while True:
-                hit = chunk.find(marker, at)
-                if hit < 0 or hit > SCAN_CHUNK:
-                    break
-                where = pos + hit
-                line_start = gz or where == 0 or (hit > 0 and chunk[hit - 1:hit] == b"\n") or (
-                    hit == 0 and _byte_before(fh, where) == b"\n"
-                )
-                if line_start and _record_starts_at(path, where):
-                    return where
-                at = hit + 1
-            if len(chunk) <= SCAN_CHUNK:
-                return None
-            pos += SCAN_CHUNK
-
-
-def _byte_before(fh: IO[bytes], where: int) -> bytes:
-    here = fh.tell()
-    fh.seek(where - 1)
-    byte = fh.read(1)
-    fh.seek(here)
-    return byte
-
-
-def _warc_date(value: str | None) -> str:
-    if not value:
-        raise ValueError("no WARC-Date")
-    when = datetime.fromisoformat(value.strip())
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _page_of(path: str, offset: int, record: Any, max_bytes: int) -> WarcPage | Skipped:
-    """The page a response record holds, or why it is skipped. Reads the record's body."""
-    headers = record.rec_headers
-    target = (headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
-    if not target:
-        return Skipped(path, offset, "response record without WARC-Target-URI", broken=True)
-    try:
-        fetched_at = _warc_date(headers.get_header("WARC-Date"))
-    except ValueError as exc:
-        return Skipped(path, offset, f"{target}: bad WARC-Date ({exc})", broken=True)
-    http = record.http_headers
-    if http is None or not http.protocol.upper().startswith("HTTP/"):
-        return Skipped(path, offset, "response without HTTP headers")
-    try:
-        status = int(http.get_statuscode())
-    except (TypeError, ValueError):
-        return Skipped(path, offset, f"{target}: unreadable HTTP status line", broken=True)
-    if not 200 <= status < 300 or status == 204:
-        return Skipped(path, offset, f"HTTP {status}")
-    stream = record.content_stream()
-    content = stream.read(max_bytes + 1)
-    if len(content) > max_bytes:
-        return Skipped(path, offset, f"body over max_body_bytes ({max_bytes})")
-    while stream.read(SCAN_CHUNK):  # the rest of the record, so its digest is checked
-        pass
-    missing = getattr(record.raw_stream, "limit", 0)
-    if missing:
-        return Skipped(path, offset, f"{target}: truncated record ({missing} byte(s) of its "
-                       "Content-Length missing)", broken=True)
-    checker = getattr(record, "digest_checker", None)
-    if checker is not None and checker.passed is False:
-        return Skipped(path, offset, f"{target}: {'; '.join(checker.problems) or 'digest mismatch'} "
-                       "(truncated or altered record)", broken=True)
-    decoded = bool(http.get_header("content-encoding") or http.get_header("transfer-encoding"))
-    kept: list[tuple[str, str]] = []
-    for name, value in http.headers:
-        if decoded and name.lower() in DECODED_HEADERS:
-            if name.lower() != "content-length":
-                kept.append((f"X-Archive-Orig-{name}", value))
-            continue
-        kept.append((name, value))
-    source = (headers.get_header("WARC-Source-URI") or "").strip().strip("<>")
-    fetched = Fetched(
-        url=source or target, final_url=target, status=status, headers=tuple(kept),
-        content=content, fetched_at=fetched_at, elapsed=0.0,
-    )
-    try:
-        ensure_html(fetched)
-    except ArchiverError:
-        return Skipped(path, offset, f"not HTML ({fetched.content_type or 'no Content-Type'})")
-    return WarcPage(path, offset, fetched)
-
-
-def read_warc(
-    path: str | Path, start: int = 0, end: int | None = None, *, max_bytes: int = MAX_BODY_BYTES
-) -> Iterator[WarcPage | Skipped]:
-    """The records of one WARC file that start in [start, end), as pages or skips, one at a time.
-
-    A record that cannot be read is reported (broken) and reading resumes at the next record
-    found after it; nothing here raises for bad content."""
-    from warcio.archiveiterator import ArchiveIterator
-
-    path = Path(path)
-    name = str(path)
-    gz = _is_gzip(path)
-    pos: int | None = start if start == 0 else next_record_start(path, start, gz)
-    with path.open("rb") as fh:
-        while pos is not None and (end is None or pos < end):
-            fh.seek(pos)
-            records = ArchiveIterator(fh, check_digests=True)
-            at = pos
-            try:
-                for record in records:
-                    at = records.offset
-                    if end is not None and at >= end:
-                        return
-                    if record.rec_type != "response":
-                        yield Skipped(name, at, f"{record.rec_type} record")
-                        continue
-                    yield _page_of(name, at, record, max_bytes)
-                return  # the end of the file
-            except Exception as exc:  # noqa: BLE001 - warcio, zlib, gzip and parse errors alike
-                text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                reason = ascii(text)[1:-1][:160]  # warcio quotes the raw bytes it could not read
-                at = max(at, records.offset)
-                yield Skipped(name, at, f"unreadable record ({reason})", broken=True)
-                pos = next_record_start(path, at + 1, gz)
-                if pos is not None:
-                    log.info("%s: resuming at byte %d after a broken record at %d", name, pos, at)
-
-
-def file_ranges(
-    files: Iterable[Path], size: int = RANGE_BYTES, *, absolute: bool = False
-) -> list[tuple[str, int, int | None]]:
-    """(path, start, end) pieces of about `size` bytes covering each file (`absolute`: paths
-    resolved, for workers on other machines that mount the same storage)."""
-    pieces: list[tuple[str, int, int | None]] = []
-    for path in files:
-        total = path.stat().st_size
-        starts = list(range(0, max(total, 1), size))
-        for i, begin in enumerate(starts):
-            name = str(path.resolve()) if absolute else str(path)
-            pieces.append((name, begin, starts[i + 1] if i + 1 < len(starts) else None))
-    return pieces
 
 
 # --- extraction (pure; worker processes and Dask tasks) ---------------------------------------------------
@@ -312,11 +69,7 @@ def import_range(
             out.append(item)
             continue
         mark(item.offset)  # the per-page extraction deadline counts from here, and names this record
-        try:
-            result: Article | FetchFailure = extract_fetched(item.fetched, rules)
-        except ArchiverError as exc:
-            result = failure_of(item.fetched.url, exc)
-        out.append(_packed(item, result))
+        out.append(_packed(item, extract_page(item.fetched, rules)))
     return RangeResult(tuple(out))
 
 
@@ -385,12 +138,11 @@ def _skip_kind(reason: str) -> str:
     return reason
 
 
-def _store(db: sqlite_utils.Database, report: ImportReport, page: WarcPage,
+def _store(db: Archive, report: ImportReport, page: WarcPage,
            result: Article | FetchFailure, sites: Sequence[SiteRules]) -> None:
     fetched = page.fetched
     rules = rules_for_url(list(sites), fetched.final_url)
-    stored = store_imported(
-        db,
+    stored = db.store_imported(
         FetchResult(fetched.url, fetched.fetched_at, 0.0, fetched=fetched,
                     article=result if isinstance(result, Article) else None,
                     failure=result if isinstance(result, FetchFailure) else None,
@@ -410,7 +162,7 @@ def _store(db: sqlite_utils.Database, report: ImportReport, page: WarcPage,
 
 
 def import_warcs(
-    db: sqlite_utils.Database | str | Path,
+    db: Archive | str | Path,
     inputs: Sequence[str | Path],
     *,
     sites: Sequence[SiteRules] = (),
@@ -432,7 +184,7 @@ def import_warcs(
     started = time.monotonic()
     client = connect(cluster, connect_timeout) if cluster else None
     try:
-        archive = open_archive(db) if isinstance(db, (str, Path)) else db
+        archive = Archive(db) if isinstance(db, (str, Path)) else db
         try:
             if client is not None:
                 _import_on_cluster(archive, files, report, sites, client, cluster, max_bytes)
@@ -449,11 +201,11 @@ def import_warcs(
     return report
 
 
-def _store_range(db: sqlite_utils.Database, report: ImportReport, result: RangeResult,
+def _store_range(db: Archive, report: ImportReport, result: RangeResult,
                  sites: Sequence[SiteRules]) -> None:
     """Store one range's pages, in record order, as one commit (a kill loses at most this range,
     which the next import of the file stores)."""
-    with transaction(db):
+    with db.transaction():
         for item in result.records:
             if isinstance(item, Skipped):
                 _count_skip(report, item)
@@ -462,7 +214,7 @@ def _store_range(db: sqlite_utils.Database, report: ImportReport, result: RangeR
                 _store(db, report, item[0], item[1], sites)
 
 
-async def _import_here(db: sqlite_utils.Database, files: Sequence[Path], report: ImportReport,
+async def _import_here(db: Archive, files: Sequence[Path], report: ImportReport,
                        sites: Sequence[SiteRules], workers: int, max_bytes: int,
                        pool_factory: Callable[[Sequence[SiteRules], int], Any],
                        timeout: float | None) -> None:
@@ -506,10 +258,10 @@ async def _extract_range(pool: Any, path: str, start: int, end: int | None, max_
     return RangeResult(before.records + tuple(slow) + after.records)
 
 
-def _import_on_cluster(db: sqlite_utils.Database, files: Sequence[Path], report: ImportReport,
+def _import_on_cluster(db: Archive, files: Sequence[Path], report: ImportReport,
                        sites: Sequence[SiteRules], client: Any, address: str, max_bytes: int) -> None:
     """One task per file range on the cluster; results stored in input order as they arrive."""
-    from archiver.executor import import_distributed
+    from archiver.cluster import import_distributed
 
     distributed = import_distributed()
     bundle = SiteBundle(tuple(sites))  # sent with each task: a lost worker loses no dependency
@@ -548,15 +300,4 @@ def _import_on_cluster(db: sqlite_utils.Database, files: Sequence[Path], report:
         submit_more()
 
 
-__all__ = [
-    "ImportReport",
-    "RangeResult",
-    "Skipped",
-    "WarcPage",
-    "file_ranges",
-    "import_range",
-    "import_warcs",
-    "next_record_start",
-    "read_warc",
-    "warc_files",
-]
+__all__ = ["ImportReport", "RangeResult", "import_range", "import_warcs"]

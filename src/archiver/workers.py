@@ -9,7 +9,7 @@ an asyncio pipe transport) and reads the answer when the result pipe is readable
 threads, about a fifth of the CPU per page.
 
 - Workers start from the forkserver (the extraction stack preloaded, see
-  `archiver.executor.forkserver_context`), run `init_worker`, then jobs in order; a job's
+  `archiver.pools.forkserver_context`), run their initializer, then jobs in order; a job's
   exception comes back and is raised to its caller.
 - A job goes to the worker with the fewest jobs in flight.
 - With a `timeout`, a job that runs longer (counted from when its worker could start it, or
@@ -36,8 +36,7 @@ import os
 import pickle
 import struct
 from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import BrokenExecutor, Executor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -383,66 +382,4 @@ class WorkerPool:
         self.workers.clear()
 
 
-class ExecutorPool:
-    """A `concurrent.futures` executor behind `WorkerPool`'s interface (tests run the crawl's
-    extraction on a thread in the crawl process: `archiver.executor.inline_pool`)."""
-
-    def __init__(self, executor: Executor, workers: int = 1) -> None:
-        self.executor = executor
-        self.size = workers
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(self.executor, os.getpid) for _ in range(self.size)))
-
-    async def run(self, func: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
-        except BrokenExecutor as exc:
-            raise WorkersFailing(f"the extraction workers died ({exc}); nothing was lost, run again") from exc
-
-    async def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
-
-
-async def started_pool(
-    make: Callable[[Sequence[Any], int], Any], sites: Sequence[Any], workers: int, timeout: float | None
-) -> WorkerPool | ExecutorPool:
-    """A started extraction pool from a factory (`worker_pool`, or a `concurrent.futures`
-    executor such as `archiver.executor.inline_pool`, run behind `ExecutorPool`), with `timeout`
-    per job where the pool can enforce it: worker processes can be killed, threads cannot."""
-    made = make(sites, workers)
-    pool = ExecutorPool(made, workers) if isinstance(made, Executor) else made
-    if isinstance(pool, WorkerPool):
-        pool.timeout = timeout
-    try:
-        await pool.start()
-    except BaseException:
-        await pool.close()
-        raise
-    return pool
-
-
-def worker_pool(sites: Sequence[Any], workers: int) -> WorkerPool:
-    """The crawl's extraction pool: `workers` processes from the forkserver, with the site rules
-    and the orphan watch of `archiver.executor.init_worker` (not started: `await pool.start()`)."""
-    from archiver.executor import forkserver_context, init_worker
-
-    return WorkerPool(workers, initializer=init_worker, initargs=(tuple(sites), os.getpid()),
-                      context=forkserver_context())
-
-
-def local_pool(sites: Sequence[Any], workers: int) -> WorkerPool:
-    """An extraction pool for one-off commands (`archiver fetch`, `extract`, `reextract`): worker
-    processes forked from this one, so none waits for a fresh interpreter to import the
-    extraction stack. Start it (`await pool.start()`) before anything starts threads here:
-    forking a process while another of its threads holds a lock can deadlock the child."""
-    from archiver.executor import init_worker
-
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    return WorkerPool(workers, initializer=init_worker, initargs=(tuple(sites), os.getpid()), context=context)
-
-
-__all__ = ["ExecutorPool", "ExtractTimeout", "WorkerDied", "WorkerPool", "WorkersFailing", "local_pool", "mark",
-           "started_pool", "worker_pool"]
+__all__ = ["ExtractTimeout", "WorkerDied", "WorkerPool", "WorkersFailing", "mark"]

@@ -24,6 +24,7 @@ from datasette.utils import urlsafe_components
 from markupsafe import Markup
 
 from archiver.datasette import DB_NAME
+from archiver.store.archive import url_host
 
 EXCERPT_CHARS = 240
 
@@ -93,6 +94,7 @@ def _row_get(row: Any, key: str) -> Any:
 def prepare_connection(conn: sqlite3.Connection, database: str) -> None:
     if database == DB_NAME:
         conn.execute("PRAGMA query_only = 1")
+        conn.create_function("url_host", 1, url_host, deterministic=True)  # as the archive has it
 
 
 @hookimpl

@@ -28,7 +28,7 @@ from archiver.config import Settings
 from archiver.crawl import Progress, Source, run_crawl
 from archiver.localserver import SiteHandler, SiteServer, serve
 from archiver.models import CrawlReport
-from archiver.sites import SiteRules
+from archiver.rules import SiteRules
 
 SITE = Path(__file__).resolve().parent / "site"
 LEVANT = SITE / "levant-dispatch"

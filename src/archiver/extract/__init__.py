@@ -1,54 +1,59 @@
-"""Layered article extraction: site rules, structured data, generic extraction, fallback.
+"""Layered article extraction: site rules, structured data, a learned generic layer, fallback.
 
     extract_article(content, url, charset=None, rules=None) -> Article
 
 Each field is filled by the first layer that has it: the site's rule file (`selectors/*.toml`),
 then structured data (JSON-LD, OpenGraph / article:* meta, rel=canonical), then markup. The
 body comes from the site's body selector, else from JSON-LD `articleBody` when it is complete,
-else from the generic layer (selectolax removes chrome, trafilatura reads what is left; its
-leading and trailing paragraphs are kept only where our walk of the main node or readability
-agrees, see `agree.py`), else from a fallback DOM walk of the main content. A body that the
-page splits into like containers is joined first (`split.py`). `Article.extractor` names the
-layer that gave the body and `Article.extractor_version` the version of this code, so stored
-pages can be re-extracted when either changes.
+else from the generic layer: the page is cut into text blocks (`blocks.py`) and a learned
+classifier (`classify.py`, trained on the development sets by `benchmarks/trainbody.py`)
+keeps the article's blocks, standfirst, headings, lists, tables and captions included; else
+from a walk of the densest paragraph container. A body that the page splits into like
+containers is joined first (`split.py`). `Article.extractor` names the layer that gave the
+body and `Article.extractor_version` the version of this code, so stored pages can be
+re-extracted when either changes.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from archiver.encoding import decode_html
 from archiver.errors import ExtractError
-from archiver.extract.agree import trim_unsupported_edges
-from archiver.extract.body import (
-    node_paragraphs,
-    readability_paragraphs,
-    text_paragraphs,
-    trafilatura_paragraphs,
-    words,
-)
-from archiver.extract.chrome import ChromeRules, find_main, strip_chrome
-from archiver.extract.guard import MAX_DEPTH, bounded, too_deep
 from archiver.extract.authors import clean_authors, read_authors
+from archiver.extract.blocks import Block, PageContext, is_boilerplate, page_blocks
+from archiver.extract.body import node_paragraphs, text_paragraphs, words
+from archiver.extract.chrome import (
+    ChromeRules,
+    find_main,
+    find_popups,
+    is_teaser_list,
+    strip_chrome,
+)
+from archiver.extract.chrome import _remove as remove_nodes  # outermost first, once each
+from archiver.extract.classify import BodyModel, default_model
 from archiver.extract.dateline import read_dates
 from archiver.extract.dates import machine_date
+from archiver.extract.guard import MAX_DEPTH, bounded, too_deep
 from archiver.extract.headline import choose_title, clean_title, find_heading
 from archiver.extract.metadata import PageMeta, read_metadata
 from archiver.extract.nearby import read_nearby
 from archiver.extract.patterns import CHROME_PHRASE, SHORT_BLOCK
-from archiver.extract.related import RelatedRules, find_related
+from archiver.extract.related import RelatedBlocks, RelatedRules, find_related
 from archiver.extract.split import join_split_body
 from archiver.extract.text import absolute_url, is_date_text, squash
 from archiver.models import Article
 
 if TYPE_CHECKING:
-    from archiver.sites import SiteRules
+    from archiver.rules import SiteRules
 
-__all__ = ["EXTRACTOR_VERSION", "extract_article"]
+__all__ = ["EXTRACTOR_VERSION", "article_blocks", "extract_article"]
 
-EXTRACTOR_VERSION = "1.1.0"
+EXTRACTOR_VERSION = "2.0.0"
 
 def _select_text(tree: LexborHTMLParser, selector: str | None) -> str | None:
     if not selector:
@@ -142,14 +147,24 @@ def _is_complete(candidate: list[str], reference: list[str]) -> bool:
     return covered >= 0.95 * len(ref)
 
 
-def extract_article(
-    content: bytes | str,
-    url: str,
-    *,
-    charset: str | None = None,
-    rules: SiteRules | None = None,
-) -> Article:
-    """Extract one article record from a page; raises ExtractError, never returns None."""
+@dataclass
+class _Page:
+    """A parsed page and what the body layers need from it."""
+
+    url: str
+    base: str
+    tree: LexborHTMLParser
+    meta: PageMeta
+    main: LexborNode | None
+    rule_body: LexborNode | None
+    title: str
+    related: RelatedBlocks
+    chrome_rules: ChromeRules | None
+
+
+def _read_page(content: bytes | str, url: str, charset: str | None,
+               rules: SiteRules | None) -> tuple[_Page, Article]:
+    """Parse a page and fill every Article field but the body."""
     text = decode_html(content, charset)
     if not text.strip():
         raise ExtractError(url, "empty page")
@@ -205,24 +220,11 @@ def extract_article(
         related_rules = RelatedRules(r.block, r.card, r.title, r.url, r.summary)
         chrome_rules = ChromeRules(rules.chrome.drop, rules.chrome.phrases)
     related = find_related(tree, base, main, related_rules)
-    had_title = bool(_title_nodes(tree, title))
-    strip_chrome(tree, main, chrome_rules, also=related.nodes, standfirst=meta.description)
-    if had_title and main is not None and title and not _title_nodes(tree, title):
-        # The generic layer tells the article from appended ones by its h1: put it back
-        # (as a bare heading) when its chrome-laden header went.
-        heading = tree.create_node("h1")
-        heading.insert_child(title)
-        main.insert_before(heading)
-
-    body, extractor = _choose_body(tree, base, main if rule_body is not None else None,
-                                   meta, title, main)
-    if not body:
-        raise ExtractError(url, "no article text found (the page may not be an article)")
-
-    return Article(
+    page = _Page(url, base, tree, meta, main, rule_body, title, related, chrome_rules)
+    article = Article(
         url=url,
         title=title,
-        body="\n\n".join(body),
+        body="",
         canonical_url=meta.canonical_url,
         subtitle=subtitle,
         authors=authors,
@@ -234,33 +236,105 @@ def extract_article(
         tags=tuple(dict.fromkeys(squash(t) for t in tags if squash(t))),
         image=image,
         related=tuple(related.links),
-        extractor=extractor,
+        extractor="",
         extractor_version=EXTRACTOR_VERSION,
     )
+    return page, article
 
 
-def _choose_body(tree: LexborHTMLParser, url: str, rule_body: LexborNode | None,
-                 meta: PageMeta, title: str, main: LexborNode | None
-                 ) -> tuple[list[str], str]:
-    if rule_body is not None:
-        paragraphs = _drop_title(node_paragraphs(rule_body), title)
-        if paragraphs:
-            return paragraphs, "site-rules"
-    page = tree.html or ""
-    generic = _drop_title(trafilatura_paragraphs(page, url), title)
-    if generic and main is not None:
-        generic = trim_unsupported_edges(generic, (
-            lambda: _drop_title(node_paragraphs(main), title),
-            lambda: _drop_title(readability_paragraphs(page), title),
-        ))
-    if meta.article_body:
-        structured = _drop_title(text_paragraphs(meta.article_body), title)
+def extract_article(
+    content: bytes | str,
+    url: str,
+    *,
+    charset: str | None = None,
+    rules: SiteRules | None = None,
+    model: BodyModel | None = None,
+) -> Article:
+    """Extract one article record from a page; raises ExtractError, never returns None.
+
+    `model` is the body classifier of the generic layer (default: the one shipped with the
+    package; the training benchmarks pass their own)."""
+    page, article = _read_page(content, url, charset, rules)
+    if page.rule_body is not None:
+        body, extractor = _rule_body(page)
+    else:
+        body, extractor = [], ""
+    if not body:
+        body, extractor = _generic_body(page, model or default_model())
+    if not body:
+        raise ExtractError(url, "no article text found (the page may not be an article)")
+    return replace(article, body="\n\n".join(body), extractor=extractor)
+
+
+def article_blocks(content: bytes | str, url: str, *, charset: str | None = None,
+                   rules: SiteRules | None = None) -> list[Block]:
+    """The blocks (with features) that the generic layer classifies on this page; the
+    training benchmarks label these."""
+    page, _ = _read_page(content, url, charset, rules)
+    return _blocks(page)
+
+
+def _rule_body(page: _Page) -> tuple[list[str], str]:
+    """The site rule file's body node, with chrome stripped."""
+    assert page.rule_body is not None
+    tree, main, title = page.tree, page.main, page.title
+    had_title = bool(_title_nodes(tree, title))
+    strip_chrome(tree, main, page.chrome_rules, also=page.related.nodes,
+                 standfirst=page.meta.description)
+    if had_title and main is not None and title and not _title_nodes(tree, title):
+        heading = tree.create_node("h1")
+        heading.insert_child(title)
+        main.insert_before(heading)
+    paragraphs = _drop_title(node_paragraphs(page.rule_body), title)
+    return paragraphs, "site-rules"
+
+
+def _blocks(page: _Page) -> list[Block]:
+    tree = page.tree
+    if page.chrome_rules is not None:
+        for selector in page.chrome_rules.selectors:
+            for node in tree.css(selector):
+                node.decompose()
+    # Related-link blocks (read as records of their own), hover cards inside sentences and
+    # teaser lists inside the body go before the blocks are cut.
+    doomed = list(page.related.nodes) + find_popups(tree) + \
+        [n for n in tree.css("ul, ol") if is_teaser_list(n)]
+    remove_nodes({n.mem_id: n for n in doomed})
+    root = tree.body
+    if root is None:
+        return []
+    context = PageContext(
+        title=page.title,
+        description=page.meta.description or "",
+        article_body=page.meta.article_body or "",
+        main_id=page.main.mem_id if page.main is not None else None,
+    )
+    blocks = page_blocks(root, context)
+    if page.chrome_rules is not None and page.chrome_rules.phrases:
+        phrases = re.compile("(?:" + "|".join(re.escape(squash(p)) for p in
+                                               page.chrome_rules.phrases) + ").*",
+                             re.IGNORECASE | re.DOTALL)
+        blocks = [b for b in blocks if not (len(b.text) <= SHORT_BLOCK and
+                                            phrases.fullmatch(b.text))]
+    return blocks
+
+
+def _generic_body(page: _Page, model: BodyModel) -> tuple[list[str], str]:
+    """The blocks the classifier keeps; JSON-LD articleBody instead where it is complete;
+    a walk of the main node where the classifier keeps nothing."""
+    blocks = _blocks(page)
+    kept = list(dict.fromkeys(  # a line the page repeats is kept once
+        b.text for b, keep in zip(blocks, model.keep(blocks))
+        if keep and not is_boilerplate(b)))
+    generic = _drop_title(kept, page.title)
+    if page.meta.article_body:
+        structured = _drop_title(text_paragraphs(page.meta.article_body), page.title)
         if _is_complete(structured, generic):
             return structured, "json-ld"
     if generic:
         return generic, "generic"
-    if main is not None:
-        paragraphs = _drop_title(node_paragraphs(main), title)
+    if page.main is not None:
+        paragraphs = _drop_title(node_paragraphs(page.main), page.title)
         if paragraphs:
             return paragraphs, "fallback"
     return [], ""

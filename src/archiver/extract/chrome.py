@@ -22,6 +22,7 @@ from archiver.extract.patterns import (
     CHROME_MARKUP,
     CHROME_PHRASE,
     CHROME_ROLES,
+    CONSENT,
     DROP_TAGS,
     OUTER_TAGS,
     SHARE_HOSTS,
@@ -29,7 +30,7 @@ from archiver.extract.patterns import (
     SUMMARY_MARKUP,
     TITLE_MARKUP,
 )
-from archiver.extract.text import squash
+from archiver.extract.text import DATE_HINT, byline_rest, squash
 
 _BLOCK_TAGS = "p, div, li, h1, h2, h3, h4, h5, h6, span, section, dd, dt, td, small, a, " \
               "strong, b, em, i, figcaption, header, footer, aside, time, address, ul, ol"
@@ -37,21 +38,6 @@ _LINKED_HEADING = ", ".join(f"h{n} a[href], a[href] h{n}" for n in range(2, 6))
 _SHARE_CONTAINERS = frozenset({"div", "p", "ul", "section", "span"})
 _INLINE_TAGS = frozenset({"a", "span", "strong", "b", "em", "i", "small", "time"})
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-_CONSENT = re.compile(
-    r"\bcookies?\b.{0,120}\b(?:agree|accept|consent|experience|polic(?:y|ies)|settings|"
-    r"preferences|use)\b|\b(?:agree|accept|consent|use|uses|using)\b.{0,60}\bcookies?\b",
-    re.IGNORECASE,
-)
-_BYLINE = re.compile(
-    r"(?:by|von|par|por|door|di|av)\s+(?P<names>[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3}"
-    r"(?:\s*(?:,|and|&|und|et|y)\s+[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3})*)"
-    r"(?P<rest>\s*(?:[|·•,–—-]|\s).{0,80})?",
-    re.IGNORECASE,
-)
-_DATE_TEXT = re.compile(
-    r"\d{4}|\d{1,2}:\d{2}|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -88,7 +74,7 @@ def is_chrome_markup(node: LexborNode) -> bool:
 def _is_chrome_phrase(text: str) -> bool:
     """Whether a short block's whole text is a boilerplate phrase or a cookie notice (cached:
     nested elements and every page of a site repeat the same short texts)."""
-    return bool(CHROME_PHRASE.fullmatch(text) or _CONSENT.search(text))
+    return bool(CHROME_PHRASE.fullmatch(text) or CONSENT.search(text))
 
 
 def is_hidden(node: LexborNode) -> bool:
@@ -154,17 +140,11 @@ def is_byline(text: str, node: LexborNode) -> bool:
     """A short "By Jane Doe | July 10, 2025" line."""
     if len(text) > 160:
         return False
-    match = _BYLINE.fullmatch(text)
-    if not match:
+    rest = byline_rest(text)
+    if rest is None:
         return False
-    names = match.group("names")
-    words = [w for w in re.split(r"\s+|,", names) if w and w.lower() not in
-             {"and", "&", "und", "et", "y"}]
-    if not words or not all(w[0].isupper() for w in words):
-        return False
-    rest = match.group("rest") or ""
     return not rest.strip() or node.css_first("time") is not None or \
-        bool(_DATE_TEXT.search(rest))
+        bool(DATE_HINT.search(rest))
 
 
 def _phrase_matcher(phrases: Sequence[str]) -> re.Pattern[str] | None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from archiver.urls import NON_ARTICLE_PATH, SHARE_HOSTS  # noqa: F401 - URL rules live in archiver.urls
+
 # Tags that never carry article text.
 DROP_TAGS: tuple[str, ...] = (
     "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed",
@@ -122,6 +124,12 @@ _PHRASES = (
     r"leggi anche|lee también|leia também|lees ook|czytaj także|читайте также)"),
 )
 CHROME_PHRASE = re.compile(r"(?:" + "|".join(_PHRASES) + r")", re.IGNORECASE)
+# A cookie or consent notice, searched for anywhere in a short block.
+CONSENT = re.compile(
+    r"\bcookies?\b.{0,120}\b(?:agree|accept|consent|experience|polic(?:y|ies)|settings|"
+    r"preferences|use)\b|\b(?:agree|accept|consent|use|uses|using)\b.{0,60}\bcookies?\b",
+    re.IGNORECASE,
+)
 
 # Headings (or short labels) that open a related / recommended articles block.
 RELATED_HEADING = re.compile(
@@ -156,19 +164,6 @@ SUMMARY_MARKUP = re.compile(
 )
 TITLE_MARKUP = re.compile(r"(?:^|[-_\s])(?:title|headline|heading|hed|titulo|titre|titel)"
                           r"(?:$|[-_\s])", re.IGNORECASE)
-# URL paths that are listings, not articles.
-NON_ARTICLE_PATH = re.compile(
-    r"/(?:tags?|category|categories|topics?|section|sections|author|authors|people|search|"
-    r"page|feed|wp-admin|wp-login|login|account|subscribe|newsletter|about|contact|privacy|"
-    r"terms|careers|advertise)(?:/|$)",
-    re.IGNORECASE,
-)
-SHARE_HOSTS = re.compile(
-    r"(?:^|\.)(?:facebook\.com|twitter\.com|x\.com|linkedin\.com|pinterest\.com|reddit\.com|"
-    r"whatsapp\.com|t\.me|telegram\.me|tumblr\.com|vk\.com|addthis\.com|sharethis\.com|"
-    r"getpocket\.com|flipboard\.com|wa\.me)$",
-    re.IGNORECASE,
-)
 # "By Jane Doe", "Von ...", "Par ...": prefixes dropped from author names.
 AUTHOR_PREFIX = re.compile(
     r"^(?:(?:written|posted|reported|published|words|text|story|photos?|updated)\s+)?"

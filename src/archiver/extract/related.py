@@ -10,10 +10,8 @@ cards. Every pass is linear in the page's links: each card is found by one climb
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -28,9 +26,10 @@ from archiver.extract.cards import (
     summary_text,
 )
 from archiver.extract.chrome import inside_any
-from archiver.extract.patterns import NON_ARTICLE_PATH, RELATED_HEADING, RELATED_MARKUP, SHARE_HOSTS
-from archiver.extract.text import absolute_url, same_page, squash
+from archiver.extract.patterns import RELATED_HEADING, RELATED_MARKUP
+from archiver.extract.text import absolute_url, squash
 from archiver.models import RelatedLink
+from archiver.urls import is_related_article_url
 
 _HEADING_TAGS = "h1, h2, h3, h4, h5, h6, [role=heading], strong, b, p, span, div, legend, caption"
 _MAX_CLIMB = 6
@@ -63,30 +62,13 @@ def _inside_content(node: LexborNode) -> bool:
     return False
 
 
-def is_article_url(url: str, page_url: str) -> bool:
-    """Whether a link looks like it goes to an article (not a section, tag, author or share)."""
-    parts = urlsplit(url)
-    if SHARE_HOSTS.search(parts.netloc.lower()):
-        return False
-    path = parts.path
-    if same_page(url, page_url) or not path.strip("/"):
-        return False
-    if NON_ARTICLE_PATH.search(path):
-        return False
-    last = path.rstrip("/").rsplit("/", 1)[-1]
-    return bool(
-        re.search(r"[\w]+-[\w]+-[\w]+", last)  # a slug of three or more words
-        or re.search(r"\d{4,}", path)  # an id or a date
-        or last.endswith((".html", ".htm", ".php", ".aspx"))
-    )
-
-
 @lru_cache(maxsize=65536)
 def _article_url(page_url: str, href: str | None) -> str | None:
     """The absolute URL of a link to an article, None for any other link (cached: the same
     links are judged again for each block and heading that holds them)."""
     url = absolute_url(page_url, href)
-    return url.split("#", 1)[0] if url is not None and is_article_url(url, page_url) else None
+    return url.split("#", 1)[0] if url is not None and is_related_article_url(url, page_url) \
+        else None
 
 
 def _article_links(block: LexborNode, page_url: str) -> dict[str, list[LexborNode]]:

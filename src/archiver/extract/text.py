@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
+from archiver.urls import same_page  # noqa: F401 - URL rules live in archiver.urls
 
 _SPACE = re.compile(r"[\s\u00a0\u200b\u2009\u202f\ufeff]+")
 _DATE_LINE = re.compile(
@@ -14,6 +15,32 @@ _DATE_LINE = re.compile(
     r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*[ap]\.?m\.?)?(?:\s+[A-Z]{2,4})?)?",
     re.IGNORECASE,
 )
+
+
+_BYLINE = re.compile(
+    r"(?:by|von|par|por|door|di|av)\s+(?P<names>[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3}"
+    r"(?:\s*(?:,|and|&|und|et|y)\s+[^\W\d_][\w.'’-]*(?:\s+[\w.'’-]+){0,3})*)"
+    r"(?P<rest>\s*(?:[|·•,–—-]|\s).{0,80})?",
+    re.IGNORECASE,
+)
+# Something in a byline's tail that makes it a dateline: a year, a time, a month's name.
+DATE_HINT = re.compile(
+    r"\d{4}|\d{1,2}:\d{2}|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
+    re.IGNORECASE,
+)
+
+
+def byline_rest(text: str) -> str | None:
+    """For "By Jane Roe and John Poe | July 10, 2025" (capitalised names after by, von, par
+    ...), what follows the names ("" when nothing does); None when `text` is no byline."""
+    match = _BYLINE.fullmatch(text)
+    if not match:
+        return None
+    words = [w for w in re.split(r"\s+|,", match.group("names")) if w and w.lower() not in
+             {"and", "&", "und", "et", "y"}]
+    if not words or not all(w[0].isupper() for w in words):
+        return None
+    return match.group("rest") or ""
 
 
 def is_date_text(text: str) -> bool:
@@ -47,12 +74,6 @@ def absolute_url(base: str, href: str | None) -> str | None:
     return resolved
 
 
-def same_page(a: str, b: str) -> bool:
-    """Whether two absolute URLs name the same page (ignoring fragment, query and a final /)."""
-    pa, pb = urlsplit(a), urlsplit(b)
-    host_a = pa.netloc.lower().removeprefix("www.")
-    host_b = pb.netloc.lower().removeprefix("www.")
-    return host_a == host_b and pa.path.rstrip("/") == pb.path.rstrip("/")
 
 
 def language_code(value: str | None) -> str | None:

@@ -6,25 +6,23 @@
 - `host_discovery`: per host, how many links of its section pages were judged articles and how
   many rejected, over all crawls (the `extraction_health` query shows them per site).
 
-Every write joins the caller's transaction (`archiver.store.transaction`).
+Every write joins the caller's transaction (`Archive.transaction`).
 """
 
 from __future__ import annotations
 
-import sqlite_utils
-
-from archiver.store.archive import transaction
+from archiver.store.archive import Archive
 
 
-def shape_counts(db: sqlite_utils.Database, host: str) -> dict[str, tuple[int, int]]:
+def shape_counts(db: Archive, host: str) -> dict[str, tuple[int, int]]:
     """URL shape -> (pages that were articles, pages that were not), for one host."""
     rows = db.execute("SELECT shape, articles, others FROM url_shapes WHERE host = ?", [host])
     return {shape: (int(articles), int(others)) for shape, articles, others in rows}
 
 
-def count_shape(db: sqlite_utils.Database, host: str, shape: str, *, article: bool, now: str) -> None:
+def count_shape(db: Archive, host: str, shape: str, *, article: bool, now: str) -> None:
     """Count one page of `shape` on `host` as an article, or as not one."""
-    with transaction(db) as conn:
+    with db.transaction() as conn:
         conn.execute(
             """INSERT INTO url_shapes (host, shape, articles, others, updated_at) VALUES (?, ?, ?, ?, ?)
                ON CONFLICT(host, shape) DO UPDATE SET articles = articles + excluded.articles,
@@ -33,9 +31,9 @@ def count_shape(db: sqlite_utils.Database, host: str, shape: str, *, article: bo
         )
 
 
-def count_links(db: sqlite_utils.Database, host: str, site: str, *, articles: int, rejected: int, now: str) -> None:
+def count_links(db: Archive, host: str, site: str, *, articles: int, rejected: int, now: str) -> None:
     """Add one section page's judged links to its host's totals."""
-    with transaction(db) as conn:
+    with db.transaction() as conn:
         conn.execute(
             """INSERT INTO host_discovery (host, site, links_articles, links_rejected, updated_at)
                VALUES (?, ?, ?, ?, ?)

@@ -10,7 +10,7 @@ States of a frontier row::
     blocked  robots.txt forbids it (looked at again once the robots.txt cache expires)
 
 A row is due when ``next_attempt_at <= now``, whatever its state. Every write is one short
-transaction (`archiver.store.transaction`), so a crawl killed at any moment leaves the frontier
+transaction (`Archive.transaction`), so a crawl killed at any moment leaves the frontier
 consistent with the archive.
 """
 
@@ -21,9 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
-from archiver.store.archive import transaction
+from archiver.store.archive import Archive
 
 KINDS = ("article", "feed", "sitemap", "section", "start")
 SOURCE_KINDS = frozenset(KINDS) - {"article"}
@@ -104,12 +102,12 @@ def _entry(row: Sequence[Any]) -> FrontierEntry:
     return FrontierEntry(*row)
 
 
-def get(db: sqlite_utils.Database, url: str) -> FrontierEntry | None:
+def get(db: Archive, url: str) -> FrontierEntry | None:
     row = db.execute(f"SELECT {_COLUMNS} FROM frontier WHERE url = ?", [url]).fetchone()
     return _entry(row) if row else None
 
 
-def entries(db: sqlite_utils.Database, where: str = "1", params: Sequence[Any] = ()) -> list[FrontierEntry]:
+def entries(db: Archive, where: str = "1", params: Sequence[Any] = ()) -> list[FrontierEntry]:
     """Frontier rows matching a WHERE clause (for reports and tests)."""
     return [
         _entry(row)
@@ -117,12 +115,12 @@ def entries(db: sqlite_utils.Database, where: str = "1", params: Sequence[Any] =
     ]
 
 
-def archived(db: sqlite_utils.Database, url: str) -> Archived | None:
+def archived(db: Archive, url: str) -> Archived | None:
     """The article stored from (or under) `url`, if any: by article URL, then by past fetches."""
     return _archived_conn(db.conn, url)
 
 
-def stored_since(db: sqlite_utils.Database, url: str, since: str) -> int | None:
+def stored_since(db: Archive, url: str, since: str) -> int | None:
     """The article id of a successful fetch of `url` stored at or after `since` (closes the gap
     between storing a result and marking its frontier row when a crawl is killed in between)."""
     row = db.execute(
@@ -133,7 +131,7 @@ def stored_since(db: sqlite_utils.Database, url: str, since: str) -> int | None:
     return int(row[0]) if row else None
 
 
-def page_validators(db: sqlite_utils.Database, url: str) -> tuple[str | None, str | None]:
+def page_validators(db: Archive, url: str) -> tuple[str | None, str | None]:
     """ETag and Last-Modified of the latest page stored for `url` (for a conditional GET)."""
     row = db.execute(
         "SELECT etag, last_modified FROM pages WHERE url = ? AND status = 200 ORDER BY id DESC LIMIT 1",
@@ -145,9 +143,9 @@ def page_validators(db: sqlite_utils.Database, url: str) -> tuple[str | None, st
 # --- writes ---------------------------------------------------------------------------------------
 
 
-def add_sources(db: sqlite_utils.Database, sources: Iterable[NewURL], now: str) -> None:
+def add_sources(db: Archive, sources: Iterable[NewURL], now: str) -> None:
     """Put configured sources in the frontier and make them due now (they are read every run)."""
-    with transaction(db) as conn:
+    with db.transaction() as conn:
         for src in sources:
             conn.execute(
                 """INSERT INTO frontier (url, host, kind, site, depth, discovered_at, next_attempt_at)
@@ -159,7 +157,7 @@ def add_sources(db: sqlite_utils.Database, sources: Iterable[NewURL], now: str) 
 
 
 def add_urls(
-    db: sqlite_utils.Database,
+    db: Archive,
     items: Iterable[NewURL],
     now: str,
     revisit: RevisitPlan,
@@ -171,7 +169,7 @@ def add_urls(
     when its source says it changed since it was last fetched. A new article URL that the archive
     already holds goes in as done (never fetched again needlessly), due at its next revisit."""
     added: list[str] = []
-    with transaction(db) as conn:
+    with db.transaction() as conn:
         for item in items:
             row = conn.execute(
                 "SELECT state, last_attempt_at, next_attempt_at, modified_at FROM frontier WHERE url = ?",
@@ -236,20 +234,20 @@ def _archived_conn(conn: Any, url: str) -> Archived | None:
     return Archived(*row) if row else None
 
 
-def update(db: sqlite_utils.Database, url: str, **values: Any) -> None:
+def update(db: Archive, url: str, **values: Any) -> None:
     """Set columns of one frontier row."""
     unknown = set(values) - _UPDATABLE
     if unknown:
         raise ValueError(f"not frontier columns: {sorted(unknown)}")
     assigns = ", ".join(f"{name} = ?" for name in values)
-    with transaction(db) as conn:
+    with db.transaction() as conn:
         conn.execute(f"UPDATE frontier SET {assigns} WHERE url = ?", (*values.values(), url))
 
 
-def add_alias(db: sqlite_utils.Database, item: NewURL, article_id: int, now: str) -> None:
+def add_alias(db: Archive, item: NewURL, article_id: int, now: str) -> None:
     """Record another URL of an archived article (its canonical URL) as done, so finding it later
     does not fetch the article again."""
-    with transaction(db) as conn:
+    with db.transaction() as conn:
         conn.execute(
             """INSERT INTO frontier (url, host, kind, site, state, depth, source_url, discovered_at,
                    last_attempt_at, article_id)
@@ -262,7 +260,7 @@ def add_alias(db: sqlite_utils.Database, item: NewURL, article_id: int, now: str
 # --- what is due ----------------------------------------------------------------------------------
 
 
-def due_hosts(db: sqlite_utils.Database, now: str, limit: int = 1000) -> list[str]:
+def due_hosts(db: Archive, now: str, limit: int = 1000) -> list[str]:
     """Hosts with URLs due, the most overdue first."""
     rows = db.execute(
         """SELECT host, MIN(next_attempt_at) AS first FROM frontier
@@ -274,7 +272,7 @@ def due_hosts(db: sqlite_utils.Database, now: str, limit: int = 1000) -> list[st
 
 
 def due_entries(
-    db: sqlite_utils.Database,
+    db: Archive,
     host: str,
     now: str,
     *,
@@ -301,7 +299,7 @@ def due_entries(
     return [_entry(row) for row in rows]
 
 
-def due_count(db: sqlite_utils.Database, now: str) -> int:
+def due_count(db: Archive, now: str) -> int:
     """URLs due at `now`."""
     row = db.execute(
         "SELECT COUNT(*) FROM frontier WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ?", [now]
@@ -309,7 +307,7 @@ def due_count(db: sqlite_utils.Database, now: str) -> int:
     return int(row[0])
 
 
-def due_on_host(db: sqlite_utils.Database, host: str, now: str) -> int:
+def due_on_host(db: Archive, host: str, now: str) -> int:
     """URLs of one host due at `now`."""
     row = db.execute(
         "SELECT COUNT(*) FROM frontier WHERE host = ? AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?",
@@ -318,7 +316,7 @@ def due_on_host(db: sqlite_utils.Database, host: str, now: str) -> int:
     return int(row[0])
 
 
-def counts(db: sqlite_utils.Database) -> dict[str, int]:
+def counts(db: Archive) -> dict[str, int]:
     """Frontier rows per state."""
     return {state: n for state, n in db.execute("SELECT state, COUNT(*) FROM frontier GROUP BY state")}
 
@@ -326,10 +324,10 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
 # --- crawl runs -----------------------------------------------------------------------------------
 
 
-def start_run(db: sqlite_utils.Database, command: str, now: str) -> int:
+def start_run(db: Archive, command: str, now: str) -> int:
     """Record a new crawl run; runs left 'running' by a killed process become 'interrupted'.
     (Only one crawl holds the lock, so any other 'running' row is a dead run.)"""
-    with transaction(db) as conn:
+    with db.transaction() as conn:
         conn.execute(
             "UPDATE crawl_runs SET status = 'interrupted', stop_reason = COALESCE(stop_reason, 'killed') "
             "WHERE status = 'running'"
@@ -341,17 +339,17 @@ def start_run(db: sqlite_utils.Database, command: str, now: str) -> int:
         return int(cur.lastrowid or 0)
 
 
-def save_run(db: sqlite_utils.Database, run_id: int, **values: Any) -> None:
+def save_run(db: Archive, run_id: int, **values: Any) -> None:
     """Write a run's counters (as it goes, and at the end with status and finished_at)."""
     assigns = ", ".join(f"{name} = ?" for name in values)
-    with transaction(db) as conn:
+    with db.transaction() as conn:
         conn.execute(f"UPDATE crawl_runs SET {assigns} WHERE id = ?", (*values.values(), run_id))
 
 
 # --- robots.txt cache -----------------------------------------------------------------------------
 
 
-def cached_robots(db: sqlite_utils.Database, origin: str, now: str) -> tuple[int, str] | None:
+def cached_robots(db: Archive, origin: str, now: str) -> tuple[int, str] | None:
     row = db.execute(
         "SELECT status, body FROM robots_txt WHERE origin = ? AND expires_at > ?", [origin, now]
     ).fetchone()
@@ -359,9 +357,9 @@ def cached_robots(db: sqlite_utils.Database, origin: str, now: str) -> tuple[int
 
 
 def cache_robots(
-    db: sqlite_utils.Database, origin: str, status: int, body: str, now: str, expires_at: str
+    db: Archive, origin: str, status: int, body: str, now: str, expires_at: str
 ) -> None:
-    with transaction(db) as conn:
+    with db.transaction() as conn:
         conn.execute(
             """INSERT INTO robots_txt (origin, status, body, fetched_at, expires_at)
                VALUES (?,?,?,?,?) ON CONFLICT(origin) DO UPDATE SET status = excluded.status,

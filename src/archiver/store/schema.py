@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import sqlite_utils
+
+from archiver.timestamps import utc_now
 
 M001_INITIAL = """
         CREATE TABLE pages (
@@ -321,7 +322,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     for name, step in MIGRATIONS:
         if name in done:
             continue
-        now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        now = utc_now()
         record = f"INSERT INTO migrations (name, applied_at) VALUES ('{name}', '{now}')"
         try:
             if isinstance(step, str):

@@ -3,20 +3,14 @@
 -- Failed extractions are matched to a site by host; a host with no archived article is its own row.
 WITH article_hosts AS (
     SELECT
-        lower(CASE WHEN instr(substr(url, instr(url, '://') + 3), '/') > 0
-                   THEN substr(substr(url, instr(url, '://') + 3), 1,
-                               instr(substr(url, instr(url, '://') + 3), '/') - 1)
-                   ELSE substr(url, instr(url, '://') + 3) END) AS host,
+        url_host(url) AS host,  -- archiver's SQL function: host[:port]
         min(site) AS site
     FROM articles
     GROUP BY host
 ),
 failed_hosts AS (
     SELECT
-        lower(CASE WHEN instr(substr(url, instr(url, '://') + 3), '/') > 0
-                   THEN substr(substr(url, instr(url, '://') + 3), 1,
-                               instr(substr(url, instr(url, '://') + 3), '/') - 1)
-                   ELSE substr(url, instr(url, '://') + 3) END) AS host,
+        url_host(url) AS host,  -- archiver's SQL function: host[:port]
         count(DISTINCT url) AS failed_urls
     FROM fetches
     WHERE outcome = 'failed' AND error_kind = 'extract'

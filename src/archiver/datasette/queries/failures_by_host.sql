@@ -6,16 +6,9 @@ WITH failed AS (
         status,
         error_kind,
         error_message,
-        substr(url, instr(url, '://') + 3) AS rest
+        url_host(url) AS host  -- archiver's SQL function: host[:port]
     FROM fetches
     WHERE outcome = 'failed'
-),
-hosts AS (
-    SELECT
-        *,
-        lower(CASE WHEN instr(rest, '/') > 0 THEN substr(rest, 1, instr(rest, '/') - 1)
-                   ELSE rest END) AS host
-    FROM failed
 )
 SELECT
     host,
@@ -25,7 +18,7 @@ SELECT
     max(started_at) AS last_failed_at,
     status AS last_status,
     error_message AS last_message
-FROM hosts
+FROM failed
 GROUP BY host, error_kind
 ORDER BY sum(count(*)) OVER (PARTITION BY host) DESC, host, failures DESC
 LIMIT 1000

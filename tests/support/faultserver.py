@@ -42,7 +42,7 @@ from typing import ClassVar
 
 from archiver.localserver import SiteHandler
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 SEED = FIXTURES / "pages" / "seed-elementor.html"
 
 

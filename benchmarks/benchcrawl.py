@@ -41,11 +41,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import archiver.demo
 from archiver.errors import ConfigError
 
 TEMPLATE = (
-    Path(__file__).resolve().parent
-    / "demo/site/harbor-valley-courier/2025/09/coastal-rail-line-reopens-after-storm-repairs/index.html"
+    Path(archiver.demo.__file__).resolve().parent
+    / "site/harbor-valley-courier/2025/09/coastal-rail-line-reopens-after-storm-repairs/index.html"
 )
 SLUG = "2025/09/coastal-rail-line-reopens-after-storm-repairs"
 TITLE = "Coastal Rail Line Reopens Six Months After Storm Washed Out Tracks"
@@ -224,9 +225,10 @@ def extract_phase(total: int, hosts: int, workers: int) -> dict[str, Any]:
     (`worker_pool`), at most 4 per worker in flight, no network and no database."""
     import asyncio
 
-    from archiver.executor import extract_job, worker_pool
-    from archiver.fetch import utc_now
+    from archiver.jobs import extract_job
     from archiver.models import Article, Fetched
+    from archiver.pools import worker_pool
+    from archiver.timestamps import utc_now
 
     pages = PageMaker(TEMPLATE.read_text(encoding="utf-8"))
 
@@ -384,10 +386,10 @@ class CrawlBench:
         return {**asdict(self), "crawl_over_extract": round(self.ratio, 3)}
 
 
-def run_phase(module: str, args: list[str], what: str) -> tuple[dict[str, Any], TreeSampler, float]:
-    """Run `python -m MODULE ARGS` in a fresh process, sampling its process tree: the JSON record
+def run_phase(script: str, args: list[str], what: str) -> tuple[dict[str, Any], TreeSampler, float]:
+    """Run `python SCRIPT ARGS` in a fresh process, sampling its process tree: the JSON record
     it printed last, the samples, and its wall time (`what` names it when it fails)."""
-    proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, script, *args], stdout=subprocess.PIPE, text=True)
     started = time.monotonic()
     with TreeSampler(proc.pid) as sampler:
         out, _ = proc.communicate()
@@ -398,14 +400,14 @@ def run_phase(module: str, args: list[str], what: str) -> tuple[dict[str, Any], 
 
 
 def _phase(args: list[str]) -> tuple[dict[str, Any], TreeSampler, float]:
-    return run_phase("archiver.benchcrawl", args, f"benchmark phase {args[0]}")
+    return run_phase(__file__, args, f"benchmark phase {args[0]}")
 
 
 def _crawl_round(pages: int, hosts: int, workers: int) -> tuple[dict[str, Any], TreeSampler, float]:
     """Serve a fresh site, crawl it into a fresh archive: the crawl's record, its samples and
     the server's CPU seconds during it."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "archiver.benchcrawl", "serve", str(pages), str(hosts)],
+        [sys.executable, __file__, "serve", str(pages), str(hosts)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     try:

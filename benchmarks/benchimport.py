@@ -25,7 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from archiver.benchcrawl import TEMPLATE, PageMaker, TreeSampler, host_pages, page_path, run_phase
+from benchcrawl import TEMPLATE, PageMaker, TreeSampler, host_pages, page_path, run_phase
+
 from archiver.errors import ConfigError
 
 HOSTS = 10
@@ -86,7 +87,7 @@ def import_phase(warc: str, db_path: str, workers: int) -> dict[str, Any]:
     from archiver import store
     from archiver.warcimport import import_warcs
 
-    db = store.open_archive(db_path)
+    db = store.Archive(db_path)
     report = import_warcs(db, [warc], workers=workers)
     db.conn.close()
     return report.to_record()
@@ -94,7 +95,7 @@ def import_phase(warc: str, db_path: str, workers: int) -> dict[str, Any]:
 
 def _import_once(warc: Path, db_path: Path, workers: int) -> tuple[dict[str, Any], TreeSampler, float]:
     """One import in a fresh process: its report, its process tree's samples, its wall time."""
-    return run_phase("archiver.benchimport", [str(warc), str(db_path), str(workers)],
+    return run_phase(__file__, [str(warc), str(db_path), str(workers)],
                      f"benchmark import with {workers} worker(s)")
 
 

@@ -1,0 +1,163 @@
+"""The learned body classifier: which blocks of a page are the article's text.
+
+    model = default_model()          # the model shipped beside this module (body_model.json)
+    keep = model.keep(blocks)        # one bool per block (features from `blocks.py`)
+
+A small gradient-boosted tree ensemble, trained by `benchmarks/trainbody.py` on the
+development sets (see the README). Context comes in through the features themselves (the
+block's neighbours, its container's text and link density, its place relative to the title
+and to the densest paragraph container); a second stage fed with the first stage's verdicts on
+the neighbours was tried and did not raise the cross-validated F1, so there is none.
+
+The trees are stored as plain JSON numbers and evaluated in pure Python: at load time the
+ensemble becomes the source of one function of nested comparisons, compiled once. A model
+whose feature list differs from this code's is refused, so a feature change cannot silently
+run against a model trained on other features.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from archiver.errors import ExtractError
+from archiver.extract.blocks import FEATURE_NAMES, Block
+
+MODEL_PATH = Path(__file__).with_name("body_model.json")
+MODEL_FORMAT = 1
+@dataclass(frozen=True)
+class Tree:
+    """One regression tree: per node a feature index (-1 at a leaf), a threshold (go left when
+    the feature is <= it), the two children and the leaf value."""
+
+    feature: tuple[int, ...]
+    threshold: tuple[float, ...]
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    value: tuple[float, ...]
+
+
+def _tree_source(tree: Tree, node: int, indent: str, out: list[str]) -> None:
+    if tree.feature[node] < 0:
+        out.append(f"{indent}s += {float(tree.value[node])!r}")
+        return
+    out.append(f"{indent}if x{int(tree.feature[node])} <= {float(tree.threshold[node])!r}:")
+    _tree_source(tree, tree.left[node], indent + " ", out)
+    out.append(f"{indent}else:")
+    _tree_source(tree, tree.right[node], indent + " ", out)
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Trees whose leaf values add up (from `base`) to a log-odds score."""
+
+    trees: tuple[Tree, ...]
+    base: float
+    width: int  # number of input features
+
+    def compile(self) -> Callable[[Sequence[float]], float]:
+        """One Python function of nested comparisons; inputs are unpacked to locals first."""
+        names = ", ".join(f"x{i}" for i in range(self.width))
+        lines = ["def score(x):", f" {names}, = x", f" s = {float(self.base)!r}"]
+        for tree in self.trees:
+            _tree_source(tree, 0, " ", lines)
+        lines.append(" return s")
+        namespace: dict[str, Any] = {}
+        exec(compile("\n".join(lines), "<body model>", "exec"), namespace)  # noqa: S102 (numbers only)
+        function: Callable[[Sequence[float]], float] = namespace["score"]
+        return function
+
+    def to_json(self) -> dict[str, Any]:
+        return {"base": self.base, "trees": [
+            {"feature": list(t.feature), "threshold": list(t.threshold), "left": list(t.left),
+             "right": list(t.right), "value": list(t.value)} for t in self.trees]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], width: int) -> Ensemble:
+        trees = []
+        for raw in data["trees"]:
+            tree = Tree(tuple(int(v) for v in raw["feature"]),
+                        tuple(float(v) for v in raw["threshold"]),
+                        tuple(int(v) for v in raw["left"]),
+                        tuple(int(v) for v in raw["right"]),
+                        tuple(float(v) for v in raw["value"]))
+            _check(tree, width)
+            trees.append(tree)
+        return cls(tuple(trees), float(data["base"]), width)
+
+
+def _check(tree: Tree, width: int) -> None:
+    n = len(tree.feature)
+    if not n or any(len(part) != n for part in (tree.threshold, tree.left, tree.right,
+                                                 tree.value)):
+        raise ValueError("tree arrays differ in length")
+    for node in range(n):
+        if tree.feature[node] >= width:
+            raise ValueError(f"feature index {tree.feature[node]} out of range")
+        if tree.feature[node] >= 0 and not (node < tree.left[node] < n and
+                                            node < tree.right[node] < n):
+            raise ValueError(f"node {node} has children out of range")
+
+
+def sigmoid(raw: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, raw))))
+
+
+class BodyModel:
+    """A block classifier: `probabilities(blocks)` and `keep(blocks)`."""
+
+    def __init__(self, ensemble: Ensemble, threshold: float,
+                 features: Sequence[str] = FEATURE_NAMES) -> None:
+        if tuple(features) != FEATURE_NAMES or ensemble.width != len(FEATURE_NAMES):
+            raise ExtractError("body model", "its features differ from this extractor's; "
+                               "retrain it with benchmarks/trainbody.py")
+        self.ensemble = ensemble
+        self.threshold = threshold
+        self._score = ensemble.compile()
+
+    def feature_probabilities(self, features: Sequence[Sequence[float]]) -> list[float]:
+        """The probability that each block (given by its feature row) is article text."""
+        return [sigmoid(self._score(f)) for f in features]
+
+    def probabilities(self, blocks: Sequence[Block]) -> list[float]:
+        return self.feature_probabilities([b.features for b in blocks])
+
+    def keep(self, blocks: Sequence[Block]) -> list[bool]:
+        return [p >= self.threshold for p in self.probabilities(blocks)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": MODEL_FORMAT, "features": list(FEATURE_NAMES),
+                "threshold": self.threshold, **self.ensemble.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BodyModel:
+        """A model from its JSON form; raises ExtractError when the data is malformed."""
+        try:
+            if data["format"] != MODEL_FORMAT:
+                raise ValueError(f"format {data['format']!r}, expected {MODEL_FORMAT}")
+            features = tuple(str(f) for f in data["features"])
+            return cls(Ensemble.from_json(data, len(features)), float(data["threshold"]),
+                       features)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ExtractError("body model", f"malformed model data: {exc}; "
+                               "retrain it with benchmarks/trainbody.py") from exc
+
+
+def load_model(path: str | Path) -> BodyModel:
+    """Read a model file; raises ExtractError naming the file when it cannot."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExtractError(str(path), f"cannot read the body model: {exc}") from exc
+    return BodyModel.from_json(data)
+
+
+@lru_cache(maxsize=1)
+def default_model() -> BodyModel:
+    """The model shipped with the package (loaded and compiled once per process)."""
+    return load_model(MODEL_PATH)

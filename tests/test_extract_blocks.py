@@ -1,0 +1,230 @@
+"""The generic body layer: blocks and their features, the learned classifier, its training."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from selectolax.lexbor import LexborHTMLParser
+
+from archiver.cli import main
+from archiver.errors import ExtractError
+from archiver.extract import article_blocks, extract_article
+from archiver.extract.blocks import (
+    CATEGORIES,
+    FEATURE_NAMES,
+    Block,
+    PageContext,
+    is_boilerplate,
+    markup_categories,
+    page_blocks,
+)
+from archiver.extract.classify import BodyModel, Ensemble, Tree, default_model, load_model
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+PROSE = ("The council met on Tuesday evening to vote on the harbour plan, which has divided "
+         "the town for a year, and the result surprised almost everyone in the room.")
+URL = "https://news.example.org/2025/07/harbour-plan"
+
+
+def _names(markup: str) -> set[str]:
+    return {CATEGORIES[i] for i in markup_categories(markup)}
+
+
+def test_class_vocabulary_reads_token_parts_not_substrings() -> None:
+    assert _names("article-body c-share") == {"content", "share"}
+    assert _names("articleBody") == {"content"}
+    assert _names("ad-slot") == {"ad"}
+    assert _names("shadow adorable") == set()  # "ad" must be a whole part
+    assert _names("md:mr-[25%] u-margin@s !hidden") == {"hidden"}
+
+
+def test_blocks_follow_block_boundaries_and_skip_code() -> None:
+    tree = LexborHTMLParser(
+        "<html><body><h2>Heading</h2><p>One <a href='/x'>link</a> here<br>and a new line</p>"
+        "<ul><li>First item</li><li>Second item</li></ul><table><tr><td>Cell A</td>"
+        "<td>Cell B</td></tr></table><figure><img src='a.jpg'><figcaption>A caption"
+        "</figcaption></figure><script>var x = 1;</script><div>Loose text<p>Inner</p>tail"
+        "</div></body></html>")
+    assert tree.body is not None
+    blocks = page_blocks(tree.body, PageContext())
+    assert [(b.tag, b.text) for b in blocks] == [
+        ("h2", "Heading"), ("p", "One link here\nand a new line"), ("li", "First item"),
+        ("li", "Second item"), ("td", "Cell A"), ("td", "Cell B"), ("figcaption", "A caption"),
+        ("div", "Loose text"), ("p", "Inner"), ("div", "tail"),
+    ]
+    assert all(len(b.features) == len(FEATURE_NAMES) for b in blocks)
+    density = FEATURE_NAMES.index("link_density")
+    assert blocks[1].features[density] == pytest.approx(len("link") / len(blocks[1].text))
+    assert blocks[0].features[density] == 0.0
+
+
+def test_features_see_markup_landmarks_and_page_evidence() -> None:
+    description = "A standfirst that the page shows under its headline, in full."
+    tree = LexborHTMLParser(
+        f"<html><body><h1>Harbour plan passes</h1><p class='standfirst'>{description}</p>"
+        f"<article><p>{PROSE}</p></article><footer><p>Footer text here</p></footer>"
+        "<div class='social-share'><p>Share it</p></div></body></html>")
+    assert tree.body is not None
+    blocks = page_blocks(tree.body, PageContext(title="Harbour plan passes",
+                                                description=description))
+    index = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    title, lead, prose, footer, share = blocks
+    assert title.features[index["is_title"]] == 1.0
+    assert lead.features[index["description"]] == 1.0
+    assert lead.features[index["class_lead"]] == 0.0  # the block's own class
+    assert prose.features[index["in_article"]] == 1.0  # its parent is <article>
+    assert prose.features[index["after_title"]] == 1.0
+    assert footer.features[index["in_footer"]] == 1.0
+    assert share.features[index["class_share"]] == 1.0
+    assert prose.features[index["class_share"]] == 99.0
+
+
+def _block(text: str) -> Block:
+    return Block(text, "p", (0,), chars=len(text))
+
+
+def test_boilerplate_lines_are_never_kept() -> None:
+    assert is_boilerplate(_block("By Jane Roe | July 10, 2025"))
+    assert is_boilerplate(_block("By Maria Lopez and James Whitfield\n3 September 2025, 7:40 am"))
+    assert is_boilerplate(_block("Share this story"))
+    assert is_boilerplate(_block("October 12, 2017"))
+    assert not is_boilerplate(_block("by the end of the day the council had voted."))
+    assert not is_boilerplate(_block(PROSE))
+    tree = LexborHTMLParser(
+        "<p>Share: <a href='https://www.facebook.com/sharer/sharer.php?u=x'>Facebook</a> | "
+        "<a href='mailto:?body=x'>Email</a></p><p>See <a href='https://facebook.com/x'>our "
+        "page</a> and <a href='/about'>about us</a>.</p>")
+    assert tree.body is not None
+    share, prose = page_blocks(tree.body, PageContext())
+    assert (share.links, share.share_links) == (2, 2) and is_boilerplate(share)
+    assert (prose.links, prose.share_links) == (2, 1) and not is_boilerplate(prose)
+
+
+def _tree(feature: int, threshold: float, low: float, high: float) -> Tree:
+    return Tree((feature, -1, -1), (threshold, 0.0, 0.0), (1, -1, -1), (2, -1, -1),
+                (0.0, low, high))
+
+
+def test_model_is_evaluated_as_its_trees_say() -> None:
+    width = len(FEATURE_NAMES)
+    first = Ensemble((_tree(0, 3.0, -2.0, 2.0), _tree(2, 0.5, 1.0, -1.0)), 0.25, width)
+    model = BodyModel(first, 0.5)
+    row = [0.0] * width
+    assert model.feature_probabilities([row])[0] == pytest.approx(1 / (1 + 2.718281828 ** 0.75),
+                                                                rel=1e-6)
+    row[0], row[2] = 4.0, 0.9
+    assert model.feature_probabilities([row])[0] == pytest.approx(1 / (1 + 2.718281828 ** -1.25),
+                                                                rel=1e-6)
+
+
+def test_model_round_trips_and_refuses_bad_data(tmp_path: Path) -> None:
+    width = len(FEATURE_NAMES)
+    model = BodyModel(Ensemble((_tree(1, 1.0, -1.0, 1.0), _tree(0, 0.5, -1.0, 1.0)), 0.1,
+                               width), 0.4)
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(model.to_json()), encoding="utf-8")
+    again = load_model(path)
+    assert again.to_json() == model.to_json()
+    bad = model.to_json()
+    bad["features"] = bad["features"][:-1]
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    with pytest.raises(ExtractError, match="retrain"):
+        load_model(path)
+    bad = model.to_json()
+    bad["trees"][0]["left"] = [5, -1, -1]
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    with pytest.raises(ExtractError, match="malformed"):
+        load_model(path)
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ExtractError, match=str(path)):
+        load_model(path)
+
+
+def test_exported_trees_score_as_scikit_learn_does() -> None:
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("sklearn")
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    sys.path.insert(0, str(BENCHMARKS))
+    import trainbody
+
+    rng = random.Random(3)
+    width = len(FEATURE_NAMES)
+    rows = [[rng.random() * 4 for _ in range(width)] for _ in range(400)]
+    labels = [int(r[0] + r[5] > 4 or r[9] > 3.5) for r in rows]
+    clf = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=7, random_state=1)
+    clf.fit(np.asarray(rows), np.asarray(labels))
+    model = BodyModel(trainbody.export(clf), 0.5)
+    ours = model.feature_probabilities(rows[:50])
+    theirs = clf.predict_proba(np.asarray(rows[:50]))[:, 1]
+    assert ours == pytest.approx(list(theirs), rel=1e-9, abs=1e-12)
+
+
+def test_domain_folds_never_split_a_domain() -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    import extractcv
+    import extractdata
+
+    from archiver.bench import BenchPage
+
+    pages = [extractdata.Page("s", extractdata.registered_domain(url), BenchPage(str(i), url,
+                                                                              b"", ""))
+             for i, url in enumerate(["https://www.bbc.co.uk/a", "https://news.bbc.co.uk/b",
+                                      "https://example.com/c", "https://blog.example.com/d",
+                                      "https://other.org/e", "https://third.net/f"])]
+    assert pages[1].domain == "bbc.co.uk" and pages[3].domain == "example.com"
+    fold_of = extractcv.folds(pages, 3)
+    assert fold_of[0] == fold_of[1] and fold_of[2] == fold_of[3]
+    assert sorted(set(fold_of)) == [0, 1, 2]
+
+
+def test_block_labels_follow_the_truth() -> None:
+    sys.path.insert(0, str(BENCHMARKS))
+    import extractdata
+
+    truth = f"Heading of the story\n\n{PROSE}"
+    labels, weights = extractdata.label_blocks(
+        ["Heading of the story", PROSE, "Subscribe to our newsletter today", "Home"], truth)
+    assert labels == [1, 1, 0, 0]
+    assert weights[1] > weights[0] > 0
+
+
+def test_shipped_model_keeps_the_story_and_drops_chrome() -> None:
+    page = (
+        "<html><head><title>Harbour plan passes</title>"
+        "<meta name='description' content='A description no reader sees on the page itself.'>"
+        "</head><body><nav><a href='/'>Home</a> <a href='/news'>News</a></nav>"
+        "<header class='site-header'><a href='/'>The Town Crier</a></header>"
+        "<main><article><h1>Harbour plan passes</h1>"
+        "<p class='standfirst'>The vote ends a year of argument over the old quay.</p>"
+        + "".join(f"<p>{PROSE} Paragraph {i}.</p>" for i in range(6)) +
+        "<h2>What comes next</h2><ul><li>Building starts in May, the council said.</li>"
+        "<li>The quay stays open to boats until then, officials added.</li></ul>"
+        + "".join(f"<p>{PROSE} Later paragraph {i}.</p>" for i in range(3)) +
+        "</article></main><footer><p>© 2025 The Town Crier. All rights reserved.</p>"
+        "<ul><li><a href='/about'>About us</a></li><li><a href='/contact'>Contact</a></li>"
+        "<li><a href='/privacy'>Privacy</a></li></ul></footer></body></html>")
+    article = extract_article(page, URL)
+    assert article.extractor == "generic"
+    assert "Paragraph 0." in article.body and "Later paragraph 2." in article.body
+    assert "What comes next" in article.body
+    assert "Building starts in May" in article.body
+    assert "The vote ends a year of argument" in article.body  # a standfirst it shows
+    assert "no reader sees" not in article.body  # a description it does not
+    assert article.subtitle == "A description no reader sees on the page itself."
+    for chrome in ("Home", "The Town Crier", "All rights reserved", "About us", "Privacy"):
+        assert chrome not in article.body
+    assert article.body.splitlines()[0] != "Harbour plan passes"
+    assert len(article_blocks(page, URL)) >= 14
+    assert default_model() is default_model()
+
+
+def test_bench_extract_needs_a_directory_or_cv() -> None:
+    result = CliRunner().invoke(main, ["bench", "extract"])
+    assert result.exit_code != 0
+    assert "DIRECTORY" in result.output and "--cv" in result.output
