@@ -113,6 +113,39 @@ def test_a_date_after_the_page_last_changed_is_not_its_dateline() -> None:
     assert article.published_at == "2024-05-01T10:00:00+00:00"
 
 
+
+def test_of_several_datelines_the_one_the_data_confirms_else_the_nearest_dates_the_article() -> None:
+    # Dates above the headline belong to other stories (a sidebar, a ticker).
+    before = "".join(f"<p>Other story</p><p>December {d}, 2025</p>" for d in (16, 17))
+    article = _extract(_page(header="<p>March 1, 2017</p>", before=before))
+    assert article.published_at == "2017-03-01"
+    head = '<meta property="article:published_time" content="2025-04-24T16:12:49+00:00">'
+    article = _extract(_page(head, "<p>May 21, 2025</p><p>April 24, 2025</p>"))
+    assert article.published_at == "2025-04-24T16:12:49+00:00"
+
+
+def test_data_and_url_agreeing_outweigh_an_unlabelled_date_in_the_text() -> None:
+    head = '<meta property="article:published_time" content="2021-01-18T19:55:00+01:00">'
+    page = _page(head, "<p>Join us on August 9, 2021</p>")
+    article = _extract(page, "https://crier.example/2021/01/18/budget-approved/")
+    assert article.published_at == "2021-01-18T19:55:00+01:00"
+    assert _extract(page).published_at == "2021-08-09"  # no date in the URL: the dateline wins
+
+
+def test_a_date_in_the_url_written_in_words_dates_the_page_and_reads_an_ambiguous_dateline() -> None:
+    url = "https://crier.example/blog/2023/october/03/budget-approved/"
+    assert _extract(_page(), url).published_at == "2023-10-03"
+    assert _extract(_page(header="<p>03/10/2023</p>"), url).published_at == "2023-10-03"
+    assert _extract(_page(header="<p>03/10/2023</p>")).published_at == "2023-03-10"
+
+
+def test_a_date_meta_tag_written_out_is_read_and_a_release_is_not_the_articles() -> None:
+    article = _extract(_page('<meta name="published" content="July 17, 2025">'))
+    assert article.published_at == "2025-07-17"
+    article = _extract(_page(header="<p>by Amanda · Dec 20, 2025</p><p>A Far Better Thing. "
+                                    "Released: June 17, 2025 by Tor Books</p>"))
+    assert article.published_at == "2025-12-20"
+
 @pytest.mark.parametrize(("header", "authors"), [
     ("<p class='byline'>By <a href='/people/jane-roe'>Jane Roe</a> and "
      "<a href='/people/john-poe'>John Poe</a></p>", ("Jane Roe", "John Poe")),

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from selectolax.lexbor import LexborHTMLParser
 
-from archiver.extract.dates import TextDate, find_dates, machine_date
+from archiver.extract.dates import MONTHS, TextDate, find_dates, machine_date
 from archiver.extract.metadata import PageMeta
 from archiver.extract.nearby import Nearby
 from archiver.extract.text import squash
@@ -29,11 +29,14 @@ _UPDATED = re.compile(
     re.IGNORECASE,
 )
 _PUBLISHED = re.compile(
-    r"(?:published|posted|written|created|released|veröffentlicht|publicado|publié|pubblicato|"
+    r"(?:published|posted|written|created|veröffentlicht|publicado|publié|pubblicato|"
     r"gepubliceerd|publicerad|publiceret|publisert|opublikowano)\b[^\d]{0,25}$",
     re.IGNORECASE,
 )
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]?([01]\d)[/-]?([0-3]\d)(?:/|[-_]|$)")
+_URL_WORDY_DATE = re.compile(  # /2023/october/03/
+    r"/((?:19|20)\d\d)/(" + "|".join(sorted(MONTHS, key=len, reverse=True)) +
+    r")/([0-3]?\d)(?:/|[-_]|$)", re.IGNORECASE)
 _DATE_MARKUP = ('[class*="date" i], [class*="publish" i], [class*="posted" i], [id*="date" i], '
                 '[itemprop*="date" i], [class*="byline" i], [class*="meta" i]')
 _LABELLED = re.compile(r"\b(?:posted|published|written|created)(?:\s+on)?\b\s*:?\s*", re.IGNORECASE)
@@ -97,11 +100,13 @@ def _seen_dates(nearby: Nearby) -> list[SeenDate]:
 
 
 def _url_day(url: str) -> date | None:
-    match = _URL_DATE.search(url)
+    match = _URL_DATE.search(url) or _URL_WORDY_DATE.search(url)
     if not match:
         return None
+    year, month, day = match.groups()
     try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        return date(int(year), int(month) if month.isdigit() else MONTHS[month.lower()],
+                    int(day))
     except ValueError:
         return None
 
@@ -196,6 +201,20 @@ def _with_time(day: date, *stamps: str | None) -> str:
     return day.isoformat()
 
 
+def _shown(seen: list[SeenDate], published: str | None) -> SeenDate:
+    """The dateline that dates the article: one labelled as the publication, else an unlabelled
+    one that the structured publication date confirms, else the unlabelled one nearest the
+    headline (dates above it are often other stories'), else the first."""
+    labelled = next((s for s in seen if s.label == "published"), None)
+    if labelled is not None:
+        return labelled
+    plain = [s for s in seen if not s.label]
+    if not plain:
+        return seen[0]
+    confirmed = next((s for s in plain if _same_day(published, s.day)), None)
+    return confirmed or min(plain, key=lambda s: abs(s.distance))
+
+
 def choose_dates(evidence: DateEvidence) -> tuple[str | None, str | None]:
     """(published, modified) from the evidence, ISO 8601.
 
@@ -207,15 +226,18 @@ def choose_dates(evidence: DateEvidence) -> tuple[str | None, str | None]:
     latest = modified[:10] if modified else None
     # A date after the page's own last change is something else (an event, an expiry).
     seen = [s for s in evidence.seen if latest is None or s.label or s.day.isoformat() <= latest]
+    # The page's data and its URL agreeing on the day outweigh a date shown without a label.
+    confirmed = published is not None and evidence.url_day is not None and \
+        _same_day(published, evidence.url_day)
     if seen:
-        shown = next((s for s in seen if s.label == "published"), None) or \
-            next((s for s in seen if not s.label), None) or seen[0]
+        shown = _shown(seen, published)
         day = shown.day
-        if shown.other is not None and any(_same_day(s, shown.other) for s in stamps):
+        if shown.other is not None and (any(_same_day(s, shown.other) for s in stamps) or
+                                        shown.other == evidence.url_day):
             day = shown.other
         if shown.label == "updated" and published and not _same_day(published, day):
             modified = _with_time(day, modified, *stamps)
-        else:
+        elif shown.label == "published" or not confirmed:
             published = _with_time(day, *stamps)
         updated = next((s for s in seen if s.label == "updated"), None)
         if updated is not None and updated is not shown:

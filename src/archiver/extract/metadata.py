@@ -209,6 +209,15 @@ def read_metadata(tree: LexborHTMLParser, url: str) -> PageMeta:
                 return props[key][0]
         return None
 
+    def first_date(*keys: str) -> str | None:
+        """The first of `keys` whose value is a date (a tag may hold text that is not one)."""
+        for key in keys:
+            for value in props.get(key, ()):
+                stamp = machine_date(value)
+                if stamp:
+                    return stamp
+        return None
+
     _read_json_ld(tree, meta, url)
     meta.og_title = first("og:title", "twitter:title", "dc.title")
     title_node = tree.css_first("title")
@@ -219,17 +228,20 @@ def read_metadata(tree: LexborHTMLParser, url: str) -> PageMeta:
                            "parsely-author", "sailthru.author", "byl", "citation_author")
              for a in props.get(key, [])]
     meta.meta_authors = [a for a in named if "://" not in a]
-    meta.published_at = meta.published_at or machine_date(first(
+    meta.published_at = meta.published_at or first_date(
         "article:published_time", "og:article:published_time", "article:published",
         "datepublished", "pubdate", "publishdate", "publish-date", "publish_date", "date",
-        "dc.date", "dc.date.issued", "dc.date.created", "dcterms.created", "dcterms.issued",
-        "dcterms.date", "sailthru.date", "parsely-pub-date", "article.published",
-        "og:published_time", "citation_publication_date", "citation_date", "datecreated",
-        "published-date", "publication-date", "date-published", "article:published_date"))
-    meta.modified_at = meta.modified_at or machine_date(first(
+        "dc.date", "dc.date.issued", "dc.date.created", "dc.date.publication", "dc.created",
+        "dcterms.created", "dcterms.issued", "dcterms.date", "sailthru.date",
+        "parsely-pub-date", "article.published", "article.created", "og:published_time",
+        "citation_publication_date", "citation_date", "datecreated", "dateposted",
+        "published-date", "publication-date", "publication_date", "date-published",
+        "date_published", "article:published_date", "published", "originalpublicationdate",
+        "article_date_original", "rnews:datepublished", "shareaholic:article_published_time")
+    meta.modified_at = meta.modified_at or first_date(
         "article:modified_time", "og:updated_time", "datemodified", "dcterms.modified",
         "last-modified", "article.updated", "dc.date.modified", "modified-date",
-        "date-modified"))
+        "date-modified")
     meta.site_name = first("og:site_name") or meta.site_name or first("application-name")
     meta.section = first("article:section") or meta.section or first("parsely-section")
     meta.tags = props.get("article:tag") or meta.tags or _keywords(first("news_keywords"))
