@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from archiver.extract import extract_article
 from archiver.extract.authors import clean_authors
+from archiver.extract.dateline import collect_dates
 from archiver.extract.dates import find_dates, machine_date
+from archiver.extract.metadata import read_metadata
 
 BODY = ("<p>The council approved the budget on Tuesday night after a long debate that ran past "
         "midnight, and members said the plan would take effect in June.</p>"
@@ -145,6 +148,23 @@ def test_a_date_meta_tag_written_out_is_read_and_a_release_is_not_the_articles()
     article = _extract(_page(header="<p>by Amanda · Dec 20, 2025</p><p>A Far Better Thing. "
                                     "Released: June 17, 2025 by Tor Books</p>"))
     assert article.published_at == "2025-12-20"
+
+
+def test_a_page_dated_only_by_its_last_update_is_dated_by_it() -> None:
+    page = _page(body=BODY + "<p style='text-align:right'>Last updated: November 13, 2025</p>")
+    tree = LexborHTMLParser(page)
+    evidence = collect_dates(tree, None, read_metadata(tree, "https://crier.example/"),
+                             "https://crier.example/", page)
+    assert evidence.page_day == date(2025, 11, 13)  # before htmldate, the last resort
+    assert _extract(page).published_at == "2025-11-13"
+
+
+def test_a_headline_in_any_element_anchors_the_dateline() -> None:
+    page = ("<html><head><title>Blog: Advent of Code week 2</title><meta property='og:title' "
+            "content='Advent of Code week 2'></head><body><h1>Blog</h1><h1>Day 7</h1><fieldset>"
+            f"<legend>Advent of Code week 2</legend> 20 December 2025 {BODY}</fieldset>"
+            "</body></html>")
+    assert _extract(page).published_at == "2025-12-20"
 
 @pytest.mark.parametrize(("header", "authors"), [
     ("<p class='byline'>By <a href='/people/jane-roe'>Jane Roe</a> and "

@@ -40,6 +40,8 @@ _URL_WORDY_DATE = re.compile(  # /2023/october/03/
 _DATE_MARKUP = ('[class*="date" i], [class*="publish" i], [class*="posted" i], [id*="date" i], '
                 '[itemprop*="date" i], [class*="byline" i], [class*="meta" i]')
 _LABELLED = re.compile(r"\b(?:posted|published|written|created)(?:\s+on)?\b\s*:?\s*", re.IGNORECASE)
+_LABELLED_UPDATE = re.compile(r"\b(?:last\s+)?(?:updated|modified)(?:\s+on)?\b\s*:?\s*",
+                              re.IGNORECASE)
 _DATA_KEYS = ('"datePublished', '"publishDate', '"publishedDate', '"published_at', '"publishedAt',
               '"date_published', '"publicationDate', '"publication_date')
 _DATA_VALUE = re.compile(r'\\?"\s*:\s*\\?"([0-9][0-9T:.+\-Z ]{7,34})\\?"')
@@ -131,7 +133,9 @@ def collect_dates(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta,
                 evidence.published = stamp
                 break
     if not (evidence.published or evidence.seen or evidence.times or evidence.url_day):
-        evidence.page_day = _marked_day(tree) or _labelled_day(tree) or _data_day(page)
+        text = tree.body.text(deep=True, separator=" ") if tree.body is not None else ""
+        evidence.page_day = _labelled_day(text, _LABELLED) or _marked_day(tree) or \
+            _data_day(page) or _labelled_day(text, _LABELLED_UPDATE)
     return evidence
 
 
@@ -149,14 +153,10 @@ def _marked_day(tree: LexborHTMLParser) -> date | None:
     return None
 
 
-def _labelled_day(tree: LexborHTMLParser) -> date | None:
-    """The first date the page's text labels as a publication ("Posted on April 13, 2023"),
-    wherever it is."""
-    body = tree.body
-    if body is None:
-        return None
-    text = body.text(deep=True, separator=" ")
-    for label in _LABELLED.finditer(text, 0, MAX_LABELLED_TEXT):
+def _labelled_day(text: str, labels: re.Pattern[str]) -> date | None:
+    """The first date the page's `text` gives after one of `labels` ("Posted on April 13,
+    2023"), wherever it is."""
+    for label in labels.finditer(text, 0, MAX_LABELLED_TEXT):
         found = find_dates(text[label.end(): label.end() + 40], limit=1)
         if found and found[0].start < 12:
             return found[0].day

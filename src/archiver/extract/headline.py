@@ -102,7 +102,26 @@ def find_heading(tree: LexborHTMLParser, title: str) -> LexborNode | None:
             return node
     h1s = [(n, t) for n, t in _headings(tree, "h1") if not _is_chrome(n)]
     best = max(h1s, key=lambda h: _similarity(h[1], title), default=None)
-    return best[0] if best is not None and _similarity(best[1], title) >= RESEMBLES else None
+    if best is not None and _similarity(best[1], title) >= RESEMBLES:
+        return best[0]
+    return _element_showing(tree, key)
+
+
+def _element_showing(tree: LexborHTMLParser, key: str) -> LexborNode | None:
+    """The first element outside the page's chrome whose text is the title (`key`, casefolded),
+    whatever its tag: a `<legend>`, a styled `<p>` (one pass over the text nodes)."""
+    if tree.body is None:
+        return None
+    for node in tree.body.traverse(include_text=True):
+        if not node.is_text_node:
+            continue
+        text = node.text_content or ""
+        if len(text) < 2 * len(key) + 40 and clean_title(text).casefold() == key:
+            parent = node.parent
+            if parent is not None and parent.tag not in {"script", "style", "title"} and \
+                    not _is_chrome(parent):
+                return parent
+    return None
 
 
 def choose_title(tree: LexborHTMLParser, meta: PageMeta) -> tuple[str, LexborNode | None]:
