@@ -5,8 +5,10 @@
 Evidence, strongest first: the dateline a reader sees next to the headline (read in the text
 around it, "Updated August 14, 2025"); `<time datetime>` elements there; what the page states in
 structured data and meta tags (JSON-LD datePublished, article:published_time, ...); a date in the
-URL path (/2025/08/14/). A visible dateline gives the day; the time and offset come from a
-structured date of the same day when there is one. Dates are ISO 8601 with the page's offset.
+URL path (/2025/08/14/, /2023/october/03/); a date labelled or marked as one elsewhere on the page;
+a "Last updated" date when nothing else dates the page. A visible dateline gives the day; the
+time and offset come from a structured date of the same day when there is one. Dates are ISO
+8601 with the page's offset.
 """
 
 from __future__ import annotations
