@@ -167,8 +167,8 @@ def test_a_headline_in_any_element_anchors_the_dateline() -> None:
     assert _extract(page).published_at == "2025-12-20"
 
 @pytest.mark.parametrize(("header", "authors"), [
-    ("<p class='byline'>By <a href='/people/jane-roe'>Jane Roe</a> and "
-     "<a href='/people/john-poe'>John Poe</a></p>", ("Jane Roe", "John Poe")),
+    (("<p class='byline'>By <a href='/people/jane-roe'>Jane Roe</a> and "
+      "<a href='/people/john-poe'>John Poe</a></p>"), ("Jane Roe", "John Poe")),
     ("<div>Written by: Jane Roe</div><div>Reviewed by Dr. Max Moe</div>", ("Jane Roe",)),
     ("<div class='author-name'>Jane Roe</div><div class='author-role'>Senior Editor</div>",
      ("Jane Roe",)),
