@@ -185,7 +185,7 @@ PROMISED_COLUMNS = {
     "articles": {"id", "url", "canonical_url", "site", "title", "subtitle", "authors",
                  "published_at", "modified_at", "language", "section", "tags", "image", "body",
                  "word_count", "content_hash", "extractor", "extractor_version", "first_seen_at",
-                 "last_fetched_at", "last_changed_at", "versions"},
+                 "last_fetched_at", "last_changed_at", "versions", "published_utc", "modified_utc"},
     "article_versions": {"article_id", "version", "content_hash", "title", "body", "page_id",
                          "created_at", "diff"},
     "related_links": {"article_id", "position", "title", "url", "summary", "target_article_id"},
@@ -199,6 +199,7 @@ def test_schema_has_the_promised_columns_and_indexes(db):
         assert columns <= set(db[table].columns_dict), table
     indexed = {(t, tuple(i.columns)) for t in PROMISED_COLUMNS for i in db[t].indexes}
     for wanted in [("articles", ("site",)), ("articles", ("published_at",)),
+                   ("articles", ("published_utc",)),
                    ("articles", ("first_seen_at",)), ("article_versions", ("article_id", "version")),
                    ("related_links", ("target_article_id",)), ("fetches", ("outcome",)),
                    ("fetches", ("article_id",)), ("pages", ("url",))]:  # fmt: skip
@@ -223,6 +224,47 @@ def test_an_archive_from_before_page_headers_upgrades_without_loss(tmp_path, mon
     page = db.load_page(1)
     assert page.content == b"abc"
     assert page.headers == (("Content-Type", "text/html; charset=utf-8"), ("ETag", '"e"'))
+
+
+def test_dates_keep_their_offset_and_sort_by_their_utc_form(db):
+    dated = [("https://news.example/tokyo", "2025-07-10T08:00:00+09:00", None),  # 23:00 UTC on the 9th
+             ("https://news.example/london", "2025-07-09T23:30:00+01:00", "2025-07-10"),  # 22:30 UTC
+             ("https://news.example/lima", "2025-07-09T19:00:00-05:00", None),  # 00:00 UTC on the 10th
+             ("https://news.example/undated", None, None)]
+    for url, published, modified in dated:
+        article = replace(ARTICLE, url=url, canonical_url=None, title=url, published_at=published,
+                          modified_at=modified, related=())
+        db.store_result(result(article))
+    rows = db.execute("SELECT url, published_at, published_utc, modified_utc FROM articles "
+                      "ORDER BY published_utc DESC NULLS LAST").fetchall()
+    assert rows == [
+        ("https://news.example/lima", "2025-07-09T19:00:00-05:00", "2025-07-10T00:00:00Z", None),
+        ("https://news.example/tokyo", "2025-07-10T08:00:00+09:00", "2025-07-09T23:00:00Z", None),
+        ("https://news.example/london", "2025-07-09T23:30:00+01:00", "2025-07-09T22:30:00Z",
+         "2025-07-10T00:00:00Z"),
+        ("https://news.example/undated", None, None, None),
+    ]
+    # As text, the latest stated date is Tokyo's, though Lima's moment is the newest.
+    assert max(r[1] for r in rows if r[1]) == "2025-07-10T08:00:00+09:00"
+
+
+def test_an_archive_from_before_utc_dates_gets_them_on_upgrade(tmp_path):
+    path = tmp_path / "old.db"
+    old = store.Archive(path)
+    old.store_result(result(replace(ARTICLE, published_at="2025-07-10T09:15:00+03:00",
+                                    modified_at="2025-07-11")))
+    # As an archive written before archive_0005_utc_dates: no UTC columns, migration not applied.
+    old.conn.executescript("""
+        DROP INDEX idx_articles_published_utc;
+        ALTER TABLE articles DROP COLUMN published_utc;
+        ALTER TABLE articles DROP COLUMN modified_utc;
+        DELETE FROM migrations WHERE name = 'archive_0005_utc_dates';
+    """)
+    old.close()
+    assert store.upgrade_archive(path) == ["archive_0005_utc_dates"]
+    db = store.Archive(path)
+    assert db.execute("SELECT published_utc, modified_utc FROM articles").fetchone() == (
+        "2025-07-10T06:15:00Z", "2025-07-11T00:00:00Z")
 
 
 def test_upgrading_an_up_to_date_archive_writes_nothing(db, tmp_path):

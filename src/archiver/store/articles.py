@@ -19,6 +19,7 @@ from archiver.errors import StoreError
 from archiver.models import Article, Fetched, FetchResult
 from archiver.store.bodies import insert_page
 from archiver.store.transactions import Transactions
+from archiver.timestamps import parse_date
 from archiver.urls import site_of
 
 
@@ -63,6 +64,9 @@ def _article_fields(article: Article, site: str, page_id: int | None) -> dict[st
         "authors": json.dumps(list(article.authors), ensure_ascii=False),
         "published_at": article.published_at,
         "modified_at": article.modified_at,
+        # the same moments in UTC, the form that sorts in time order (schema: utc dates)
+        "published_utc": parse_date(article.published_at),
+        "modified_utc": parse_date(article.modified_at),
         "language": article.language,
         "site_name": article.site_name,
         "section": article.section,

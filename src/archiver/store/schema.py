@@ -270,6 +270,17 @@ CRAWL_0003_DISCOVERY_LEARNS = """
         );
 """
 
+# Dates as pages state them keep their offset (2025-07-10T09:15:00+03:00), so they do not sort
+# in time order as text; beside each, the same moment in UTC (SQLite's date functions apply the
+# offset; a date or a time without one is taken as UTC), filled by archiver.store on every save.
+ARCHIVE_0005_UTC_DATES = """
+        ALTER TABLE articles ADD COLUMN published_utc TEXT;  -- YYYY-MM-DDTHH:MM:SSZ
+        ALTER TABLE articles ADD COLUMN modified_utc TEXT;
+        UPDATE articles SET published_utc = strftime('%Y-%m-%dT%H:%M:%SZ', published_at),
+                            modified_utc = strftime('%Y-%m-%dT%H:%M:%SZ', modified_at);
+        CREATE INDEX IF NOT EXISTS idx_articles_published_utc ON articles(published_utc);
+"""
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_initial", M001_INITIAL),
     ("archive_0002_page_headers", ARCHIVE_0002_PAGE_HEADERS),
@@ -278,6 +289,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("archive_0004_index_new_articles_at_commit", ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT),
     ("crawl_0002_run_outcome", CRAWL_0002_RUN_OUTCOME),
     ("crawl_0003_discovery_learns", CRAWL_0003_DISCOVERY_LEARNS),
+    ("archive_0005_utc_dates", ARCHIVE_0005_UTC_DATES),
 ]
 
 
