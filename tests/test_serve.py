@@ -120,7 +120,7 @@ def test_every_table_and_articles_column_is_described(archive_path):
     assert tables <= set(metadata["tables"])
     for name in tables:
         assert metadata["tables"][name].get("description"), name
-    for name in ("articles", "article_versions", "related_links", "pages", "fetches"):
+    for name in ("articles", "article_versions", "article_changes", "related_links", "pages", "fetches"):
         assert set(db[name].columns_dict) == set(metadata["tables"][name]["columns"]), name
     assert metadata["tables"]["migrations"]["hidden"] is True
     db.close()

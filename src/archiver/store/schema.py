@@ -270,6 +270,24 @@ CRAWL_0003_DISCOVERY_LEARNS = """
         );
 """
 
+# Corrections to an article's fields other than title and body (archiver.store.changes): one
+# row per field that changed on a later capture (cause 'fetch') or re-extraction ('reextract').
+ARCHIVE_0006_ARTICLE_CHANGES = """
+        CREATE TABLE article_changes (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,      -- the article's version (of title and body) from then on
+            field TEXT NOT NULL,           -- subtitle, authors, published_at, ..., related
+            old_value TEXT,                -- as articles holds it (JSON arrays: authors, tags, related)
+            new_value TEXT,
+            page_id INTEGER REFERENCES pages(id),
+            changed_at TEXT NOT NULL,
+            cause TEXT NOT NULL            -- fetch (a new capture) or reextract (same page, new extraction)
+        );
+        CREATE INDEX idx_article_changes_article_id ON article_changes(article_id, changed_at);
+        CREATE INDEX idx_article_changes_changed_at ON article_changes(changed_at);
+"""
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_initial", M001_INITIAL),
     ("archive_0002_page_headers", ARCHIVE_0002_PAGE_HEADERS),
@@ -278,6 +296,7 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("archive_0004_index_new_articles_at_commit", ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT),
     ("crawl_0002_run_outcome", CRAWL_0002_RUN_OUTCOME),
     ("crawl_0003_discovery_learns", CRAWL_0003_DISCOVERY_LEARNS),
+    ("archive_0006_article_changes", ARCHIVE_0006_ARTICLE_CHANGES),
 ]
 
 
