@@ -99,11 +99,13 @@ def served(archive: tuple[Path, dict[str, str]]) -> Iterator[str]:
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()  # "serving ... read-only at http://127.0.0.1:PORT/ ..."
+        line = proc.stdout.readline()  # "serving ... read-only at http://127.0.0.1:PORT/archive ..."
         if "http://" not in line:
             proc.kill()
             pytest.fail(f"archiver serve did not start: {line}{proc.communicate(timeout=10)[1]}")
-        yield line.split(" at ", 1)[1].split()[0].rstrip("/")
+        url = line.split(" at ", 1)[1].split()[0]
+        assert url.endswith("/archive"), line
+        yield url.removesuffix("/archive")
     finally:
         proc.terminate()
         try:

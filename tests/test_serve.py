@@ -4,8 +4,14 @@ escaping; and the `serve` command's errors. (`test_browser.py` drives the real s
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import socket
 import sqlite3
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -290,6 +296,47 @@ def test_serve_on_a_busy_port_is_a_clear_error(run_cli, archive_path):
         result = run_cli("serve", "--db", str(archive_path), "--port", str(port), timeout=60)
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def test_serve_prints_the_archive_url_and_no_traceback_for_expected_errors(archive_path):
+    proc = subprocess.Popen([sys.executable, "-m", "archiver", "serve", "--db", str(archive_path), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split(" at ", 1)[1].split()[0]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/archive", url), line  # as the README says
+        with urllib.request.urlopen(url) as response:
+            assert response.status == 200 and "Articles" in response.read().decode()
+        for path in ("/articles/999", "/articles/999.json", "/no_such_table", "/-/captured/999"):
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(url + path)
+            assert error.value.code == 404, path
+        with urllib.request.urlopen(url.rsplit("/", 1)[0] + "/.json") as response:
+            assert list(json.load(response)) == [DB_NAME]  # no empty _memory database
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert "Traceback" not in out + err and "locals" not in out + err
+    assert out.strip() == "" and err.strip() == "", (out, err)  # the one line read above, nothing more
+
+
+def test_a_server_error_is_one_log_line_with_its_traceback(ds, caplog):
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug in a view")
+
+    from datasette.app import Datasette
+
+    original = Datasette.metadata
+    try:
+        Datasette.metadata = broken  # type: ignore[method-assign]
+        with caplog.at_level("ERROR", logger="archiver.serve"):
+            response = asyncio.run(ds.client.get("/archive/articles.json"))
+    finally:
+        Datasette.metadata = original  # type: ignore[method-assign]
+    assert response.status_code == 500 and response.json()["error"] == "a bug in a view"
+    [record] = caplog.records
+    assert record.getMessage() == "GET /archive/articles.json: a bug in a view" and record.exc_info
 
 
 def test_serve_upgrades_an_older_archive_first(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@
     queries/*.sql       the canned queries' SQL (also runnable in the sqlite3 shell)
     templates/          the article reading view and the version view
     plugin.py           read-only connections, the data those views need, safe cell rendering
+    errors.py           error pages without Datasette's console traceback dump
 
 Configured for Datasette 0.65 (configuration lives in metadata; 1.0 moves it).
 """
