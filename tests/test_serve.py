@@ -20,23 +20,13 @@ import pytest
 
 from archiver import store
 from archiver.datasette import DB_NAME, QUERIES, load_metadata
-from archiver.datasette.plugin import diff_lines, web_href
-from archiver.models import Article, Fetched, FetchFailure, FetchResult, RelatedLink
+from archiver.datasette.display import diff_lines, web_href
+from archiver.models import Article, FetchFailure, FetchResult, RelatedLink
 from archiver.serve import make_datasette
 from archiver.store import discovery
+from support.servearchive import captured, response, store_article
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> Breakwater vote'
-
-
-def fetched(url: str, at: str) -> Fetched:
-    return Fetched(url, url, 200, (("Content-Type", "text/html; charset=utf-8"),),
-                   f"<html><body><p>{url}</p></body></html>".encode(), at, 0.1)
-
-
-def stored(db, article: Article, at: str, site: str | None = None) -> store.StoreOutcome:  # type: ignore[no-untyped-def]
-    return db.store_result(
-        FetchResult(article.url, at, 0.2, fetched=fetched(article.url, at), article=article), site=site
-    )
 
 
 HARBOUR = Article(
@@ -80,18 +70,18 @@ HOSTILE_ARTICLE = Article(
 def archive_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("serve") / "news.db"
     db = store.Archive(path)
-    stored(db, HARBOUR, "2026-01-01T10:00:00Z", site="news")
-    stored(db, RAIL, "2026-01-01T10:01:00Z", site="news")
-    stored(db, replace(HARBOUR, body=HARBOUR.body + "\n\nThe mayor called it historic."),
+    store_article(db, HARBOUR, "2026-01-01T10:00:00Z", site="news")
+    store_article(db, RAIL, "2026-01-01T10:01:00Z", site="news")
+    store_article(db, replace(HARBOUR, body=HARBOUR.body + "\n\nThe mayor called it historic."),
            "2026-01-02T09:00:00Z", site="news")
-    stored(db, HOSTILE_ARTICLE, "2026-01-02T10:00:00Z")
+    store_article(db, HOSTILE_ARTICLE, "2026-01-02T10:00:00Z")
     for i, kind in enumerate(["http-status", "http-status", "transport"]):
         url = f"https://broken.example/{i}"
         db.store_result(FetchResult(url, "2026-01-03T00:00:00Z", 0.1,
                                            failure=FetchFailure(url, kind, f"failed {i}", 503)))
     url = "https://other.example/empty"
     db.store_result(FetchResult(url, "2026-01-03T00:00:00Z", 0.1,
-                                       fetched=fetched(url, "2026-01-03T00:00:00Z"),
+                                       fetched=captured(url, "2026-01-03T00:00:00Z"),
                                        failure=FetchFailure(url, "extract", "empty body")))
     # discovery of a site that finds no articles on its section pages, and of one that finds some
     discovery.count_links(db, "lost.example", "lost.example", articles=0, rejected=40, now="2026-01-03T00:00:00Z")
@@ -106,9 +96,8 @@ def ds(archive_path: Path):  # type: ignore[no-untyped-def]
 
 
 def get(ds, path: str) -> Any:  # type: ignore[no-untyped-def]
-    response = asyncio.run(ds.client.get(path))
-    assert response.status_code == 200, (path, response.status_code, response.text[:500])
-    return response.json() if ".json" in path else response.text
+    got = response(ds, path)
+    return got.json() if ".json" in path else got.text
 
 
 def rows(ds, path: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -353,10 +342,10 @@ def test_serve_upgrades_an_older_archive_first(tmp_path, monkeypatch):
 def test_articles_written_while_serving_show_up(tmp_path):
     path = tmp_path / "live.db"
     writer = store.Archive(path)
-    stored(writer, RAIL, "2026-01-01T10:00:00Z")
+    store_article(writer, RAIL, "2026-01-01T10:00:00Z")
     ds = make_datasette(path)
     assert len(rows(ds, "/archive/articles.json")) == 1
-    stored(writer, HARBOUR, "2026-01-01T11:00:00Z")  # a crawl writing while Datasette reads
+    store_article(writer, HARBOUR, "2026-01-01T11:00:00Z")  # a crawl writing while Datasette reads
     assert [r["title"] for r in rows(ds, "/archive/articles.json?_search=harbour")] == [HARBOUR.title]
     assert len(rows(ds, "/archive/articles.json")) == 2
     writer.close()

@@ -47,11 +47,13 @@ def make_datasette(path: str | Path) -> Datasette:
     from datasette.database import Database
     from datasette.plugins import pm
 
-    from archiver.datasette import DB_NAME, TEMPLATES, errors, load_metadata, plugin
+    from archiver.datasette import DB_NAME, TEMPLATES, captured, cells, columns, errors, load_metadata, plugin
 
     path = Path(path)
     store.upgrade_archive(path)
-    for name, module in {"archiver": plugin, "archiver-errors": errors}.items():
+    hooks = {"archiver": plugin, "archiver-cells": cells, "archiver-captured": captured,
+             "archiver-columns": columns, "archiver-errors": errors}
+    for name, module in hooks.items():
         if not pm.is_registered(module):
             pm.register(module, name=name)
     if pm.get_plugin(errors.DATASETTE_HANDLER) is not None:  # its console dump: see errors.py
