@@ -7,6 +7,7 @@ Chromium is Debian's (`scripts/test` installs it); Playwright drives it and neve
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sqlite3
@@ -44,8 +45,12 @@ PLANTED_HEAD = """<base href="http://evil.example/">
 <link rel="stylesheet" href="http://evil.example/style.css">
 <script>document.title = "script ran"; document.documentElement.dataset.ran = "1";
 fetch("http://evil.example/beacon"); alert("captured page script");</script>
-<script src="http://evil.example/app.js"></script>"""
+<script src="http://evil.example/app.js"></script>
+<style>@import url("http://evil.example/import.css");
+body { background: url("http://evil.example/bg.png") }
+article { background-image: u\\72l(http://evil.example/escaped.png) }</style>"""
 PLANTED_TAIL = """<img src="http://evil.example/pixel.gif" onerror="alert('onerror ran')">
+<p style="background-image: url('http://evil.example/inline.png')">Styled from elsewhere.</p>
 <iframe src="http://evil.example/frame"></iframe>
 <form action="http://evil.example/post"><input name="q" value="x"></form>"""
 
@@ -163,7 +168,9 @@ def page(browser):  # type: ignore[no-untyped-def]
     tab.set_default_timeout(10_000)
     tab.dialogs = []
     tab.requests = []
+    tab.blocked = []  # requests the page's policy stopped inside Chromium, before any network
     context.on("request", lambda request: tab.requests.append(request.url))
+    context.on("requestfailed", lambda request: request.failure == "csp" and tab.blocked.append(request.url))
 
     def on_dialog(dialog):  # type: ignore[no-untyped-def]
         tab.dialogs.append(dialog.message)
@@ -197,6 +204,35 @@ def test_full_text_search_finds_the_article_by_a_phrase(page, served):  # type: 
     assert page.locator(".archiver-item-title").all_inner_texts() == [
         "Coastal Rail Line Reopens Six Months After Storm Washed Out Tracks"
     ]
+
+
+def found_articles(page) -> set[int]:  # type: ignore[no-untyped-def]
+    """The archived articles a results page links to."""
+    hrefs = page.locator("a[href*='/archive/articles/']").evaluate_all("links => links.map(a => a.href)")
+    return {int(urlsplit(href).path.rsplit("/", 1)[1]) for href in hrefs
+            if urlsplit(href).path.rsplit("/", 1)[1].isdigit()}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("archiver.datasette.ftsquery") is None,
+                    reason="FTS5 operators in the search box come with archiver.datasette.ftsquery "
+                           "(issue 16's search work, branch issue16-scale)")
+def test_search_operators_work_in_the_search_box(page, served, archive):  # type: ignore[no-untyped-def]
+    seed, rail, hostile = (article_id_of(archive, name) for name in ("seed", "other", "hostile"))
+    expected = {
+        "rail OR breakwater": {rail, hostile},
+        "tehran OR embankment": {seed, rail},
+        "winter NOT breakwater": {rail},  # both say winter
+        "breakwat*": {hostile},  # a prefix
+        '"raised embankment"': {rail},  # a phrase ...
+        '"embankment raised"': set(),  # ... in its order
+    }
+    for typed, articles in expected.items():
+        page.goto(f"{served}/archive/articles")
+        page.fill("input#_search", typed)
+        page.locator("input#_search").press("Enter")
+        page.wait_for_load_state()
+        assert found_articles(page) == articles, typed
+    assert page.dialogs == [] and left_127(page) == []
 
 
 def test_article_view_shows_paragraphs_related_links_and_versions(page, served, archive):  # type: ignore[no-untyped-def]
@@ -257,8 +293,9 @@ def article_id_of(archive: tuple[Path, dict[str, str]], name: str) -> int:
         return int(conn.execute("SELECT id FROM articles WHERE fetched_url = ?", [urls[name]]).fetchone()[0])
 
 
-def left_127(requests: list[str]) -> list[str]:
-    return [url for url in requests if urlsplit(url).hostname != "127.0.0.1"]
+def left_127(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The requests a page made that went (or tried to go) anywhere but 127.0.0.1."""
+    return [url for url in page.requests if urlsplit(url).hostname != "127.0.0.1" and url not in page.blocked]
 
 
 def test_the_captured_page_is_shown_and_nothing_in_it_runs_or_reaches_out(page, served, archive):  # type: ignore[no-untyped-def]
@@ -275,7 +312,9 @@ def test_the_captured_page_is_shown_and_nothing_in_it_runs_or_reaches_out(page, 
     assert frame.locator("h1").inner_text() == HOSTILE_TITLE
     time.sleep(1.5)  # past the planted refresh's 1 s and any handler (there must be none)
     assert page.dialogs == []  # no script, no handler ran
-    assert left_127(page.requests) == []  # nothing was loaded or sent from elsewhere
+    assert left_127(page) == []  # nothing was loaded or sent from elsewhere
+    # the CSS URL written with an escape, which the cleaning leaves, was stopped by the policy
+    assert page.blocked == ["http://evil.example/escaped.png"]  # the only request tried
     assert any(url.endswith("/frame") for url in page.requests)  # the frame was loaded, from here
     assert page.frames[1].url.endswith("/frame")  # not refreshed or navigated away
     assert "script ran" not in page.title() and "Captured page" in page.title()
@@ -284,13 +323,13 @@ def test_the_captured_page_is_shown_and_nothing_in_it_runs_or_reaches_out(page, 
     page.goto(page.frames[1].url if len(page.frames) > 1 else served)
     time.sleep(1.5)
     assert page.title() != "script ran" and page.locator("html[data-ran]").count() == 0
-    assert page.dialogs == [] and left_127(page.requests) == []
+    assert page.dialogs == [] and left_127(page) == []
     # and the source view shows the page's HTML as text
     page.goto(f"{served}/archive/articles/{hostile}")
     assert page.title() == title
     page.get_by_role("link", name="source", exact=True).click()
     assert 'document.title = "script ran"' in page.locator("pre.archiver-source").inner_text()
-    assert page.title() != "script ran" and page.dialogs == [] and left_127(page.requests) == []
+    assert page.title() != "script ran" and page.dialogs == [] and left_127(page) == []
 
 
 def test_canned_queries_lead_to_the_archived_articles(page, served, archive):  # type: ignore[no-untyped-def]
@@ -313,7 +352,7 @@ def test_canned_queries_lead_to_the_archived_articles(page, served, archive):  #
     page.get_by_role("link", name=seed_title).first.click()
     page.wait_for_url("**/archive/articles/*")
     assert page.locator("h1.archiver-title").inner_text() == seed_title
-    assert page.dialogs == [] and left_127(page.requests) == []
+    assert page.dialogs == [] and left_127(page) == []
 
 
 def test_a_corrected_byline_shows_in_the_history(page, served, archive):  # type: ignore[no-untyped-def]

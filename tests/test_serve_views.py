@@ -152,6 +152,19 @@ def test_clean_page_leaves_nothing_that_runs_or_loads(variant):
     assert not re.search(r"\s(on\w+|src|href|xlink:href|poster|background|data|http-equiv)=", cleaned), cleaned
 
 
+def test_clean_page_leaves_no_style_that_loads():
+    cleaned = clean_page("""<html><head><style>@import url("https://evil.example/a.css");
+@import 'https://evil.example/b.css' screen;
+body { background: url( 'https://evil.example/bg.png' ) no-repeat; color: #333 }
+.hero { background-image: -webkit-image-set("https://evil.example/1.png" 1x, url(https://evil.example/2.png) 2x) }
+.dot { background: url(data:image/gif;base64,R0lGODlhAQABAAAAACw=) }</style></head>
+<body><p style="background-image: URL(https://evil.example/inline.png); margin: 0">kept</p></body></html>""")
+    assert "evil.example" not in cleaned and "@import" not in cleaned
+    assert "body { background: none no-repeat; color: #333 }" in cleaned  # the rest of a rule stays
+    assert 'style="background-image: none; margin: 0"' in cleaned
+    assert "url(data:image/gif;base64,R0lGODlhAQABAAAAACw=)" in cleaned  # inline: loads nothing
+
+
 # --- canned queries -----------------------------------------------------------------------------
 
 

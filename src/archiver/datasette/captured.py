@@ -10,7 +10,9 @@ what it covers:
 1. `clean_page` removes what runs or loads (scripts, event handlers, `<base>`, `<meta
    http-equiv>` such as refresh, `<link>`, frames, objects and embeds), turns every URL attribute
    that would load or navigate (src, srcset, href, action, ping, poster ...) into an inert
-   `data-archived-*` attribute (data: images stay), and so leaves links readable but dead;
+   `data-archived-*` attribute (data: images stay), and so leaves links readable but dead; in
+   CSS (`<style>` and `style=""`) it drops `@import` rules and makes every `url()` that is not
+   data: and every `image-set()` `none` (a URL hidden behind CSS escapes is left to layer 3);
 2. the frame is `<iframe sandbox="">`: no scripts, forms, popups, top navigation or origin;
 3. the frame's response carries `Content-Security-Policy: default-src 'none'; img-src data:;
    style-src 'unsafe-inline'; ... sandbox`, so even opened on its own it loads nothing remote
@@ -21,6 +23,7 @@ what it covers:
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -58,11 +61,31 @@ URL_ATTRIBUTES = frozenset({
 })
 
 
+# in CSS: an @import rule, a url() and an image-set(): what a style would load
+CSS_IMPORT = re.compile(r"@import\b[^;]*;?", re.I)
+CSS_URL = re.compile(r"""url\(\s*(?:"[^"]*"|'[^']*'|[^)]*)\s*\)""", re.I)
+CSS_IMAGE_SET = re.compile(r"(?:-webkit-)?image-set\([^)]*\)?", re.I)
+
+
+def _inert_url(match: re.Match[str]) -> str:
+    inside = match.group()[4:-1].strip().strip("\"'").strip()
+    return match.group() if inside.lower().startswith("data:") else "none"
+
+
+def clean_css(css: str) -> str:
+    """`css` with nothing it would load: no @import, and `none` for each url() that is not data:
+    and each image-set() (where `none` is not a value, the browser drops the declaration)."""
+    return CSS_IMAGE_SET.sub("none", CSS_URL.sub(_inert_url, CSS_IMPORT.sub("", css)))
+
+
 def clean_page(html: str) -> str:
     """A captured page with nothing left that runs, loads or navigates (see the module doc)."""
     tree = LexborHTMLParser(html)
     for node in tree.css(REMOVED):
         node.decompose()
+    for style in tree.css("style"):
+        if style.child is not None:  # its text: raw text in the parse and in the output
+            style.child.replace_with(clean_css(style.text(deep=True)))
     root = tree.root
     if root is not None:
         for node in root.traverse():
@@ -72,6 +95,8 @@ def clean_page(html: str) -> str:
                 value = (attributes[name] or "").strip()
                 if lowered.startswith("on"):  # onclick, onerror, onload ...
                     del node.attrs[name]
+                elif lowered == "style":
+                    node.attrs[name] = clean_css(value)
                 elif lowered in URL_ATTRIBUTES:
                     del node.attrs[name]
                     if lowered in ("src", "srcset") and value.lower().startswith("data:image/"):
