@@ -328,7 +328,7 @@ def test_the_captured_page_is_shown_and_nothing_in_it_runs_or_reaches_out(page, 
     page.goto(f"{served}/archive/articles/{hostile}")
     assert page.title() == title
     page.get_by_role("link", name="source", exact=True).click()
-    assert 'document.title = "script ran"' in page.locator("pre.archiver-source").inner_text()
+    assert 'document.title = "script ran"' in page.locator("pre.archiver-page-source").inner_text()
     assert page.title() != "script ran" and page.dialogs == [] and left_127(page) == []
 
 
@@ -367,4 +367,4 @@ def test_a_corrected_byline_shows_in_the_history(page, served, archive):  # type
     assert authors.locator(".old").inner_text() == "Maria Lopez, James Whitfield"
     assert authors.locator(".new").inner_text() == "Maria Lopez, James Whitfield, Ada Byrne"
     assert "Version 1" in history.nth(1).inner_text()
-    assert "1 version, 1 correction" in page.inner_text(".archiver-source")
+    assert "1 version, 1 correction" in page.inner_text("p.archiver-source")

@@ -19,6 +19,26 @@ WITH versions AS (
     ORDER BY v.created_at DESC
     LIMIT 500
 ),
+recent_changes AS (
+    -- values in words: names for the JSON lists, a count for related links
+    SELECT
+        article_id, changed_at, version, field,
+        CASE
+            WHEN field IN ('authors', 'tags') AND json_valid(old_value)
+                THEN (SELECT group_concat(value, ', ') FROM json_each(old_value))
+            WHEN field = 'related' AND json_valid(old_value)
+                THEN json_array_length(old_value) || iif(json_array_length(old_value) = 1, ' link', ' links')
+            ELSE old_value
+        END AS old_text,
+        CASE
+            WHEN field IN ('authors', 'tags') AND json_valid(new_value)
+                THEN (SELECT group_concat(value, ', ') FROM json_each(new_value))
+            WHEN field = 'related' AND json_valid(new_value)
+                THEN json_array_length(new_value) || iif(json_array_length(new_value) = 1, ' link', ' links')
+            ELSE new_value
+        END AS new_text
+    FROM (SELECT * FROM article_changes ORDER BY changed_at DESC, id LIMIT 5000)
+),
 corrections AS (
     SELECT
         article_id,
@@ -27,9 +47,9 @@ corrections AS (
         version,
         NULL AS version_id,
         -- old and new values as the lines of a diff
-        group_concat('-' || field || ': ' || coalesce(old_value, '') || char(10)
-                     || '+' || field || ': ' || coalesce(new_value, ''), char(10)) AS diff
-    FROM (SELECT * FROM article_changes ORDER BY changed_at DESC, id LIMIT 5000)
+        group_concat('-' || field || ': ' || coalesce(old_text, '') || char(10)
+                     || '+' || field || ': ' || coalesce(new_text, ''), char(10)) AS diff
+    FROM recent_changes
     GROUP BY article_id, changed_at, version
 )
 SELECT
