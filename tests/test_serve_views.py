@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 import re
+import shutil
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 import pytest
@@ -203,13 +205,29 @@ def test_canned_queries_lead_to_archived_articles_and_have_human_titles(ds):
 def test_grids_show_their_usual_columns_and_all_of_them_one_click_away(ds, table):
     view = "_view=table&" if table == "articles" else ""
     html = response(ds, f"/archive/{table}?{view}").text
-    assert columns_of(html) == ["id", *DEFAULT_COLUMNS[table]], table
+    api = response(ds, f"/archive/{table}.json").json()["columns"]
+    usual = [name for name in DEFAULT_COLUMNS[table] if name in api]
+    assert columns_of(html) == ["id", *usual], table
     every = re.search(r'<a href="([^"]+)">show all columns</a>', html).group(1).replace("&amp;", "&")
     everything = columns_of(response(ds, every).text)
-    api = response(ds, f"/archive/{table}.json").json()["columns"]
-    assert everything == api and len(api) > len(DEFAULT_COLUMNS[table]) + 1  # the API: every column
+    assert everything == api and len(api) > len(usual) + 1  # the API: every column
     # Datasette's own "Show all columns" drops _col and _nocol: every column too
     assert columns_of(response(ds, f"/archive/{table}?{view}_columns=default").text) == api
+
+
+def test_the_utc_sort_key_shows_in_the_grid_as_a_date(archive_path, tmp_path):
+    # published_utc as the UTC-dates migration (archive_0005_utc_dates, issue 13) fills it
+    path = tmp_path / "utc.db"
+    shutil.copy(archive_path, path)
+    with sqlite3.connect(path) as conn:
+        if "published_utc" not in {row[1] for row in conn.execute("PRAGMA table_info(articles)")}:
+            conn.execute("ALTER TABLE articles ADD COLUMN published_utc TEXT")
+        conn.execute("UPDATE articles SET published_utc = strftime('%Y-%m-%dT%H:%M:%SZ', published_at)")
+    html = response(make_datasette(path), "/archive/articles?_view=table&_sort_desc=published_utc").text
+    assert columns_of(html) == ["id", *DEFAULT_COLUMNS["articles"]]
+    # New York's 21:00 UTC-4 is after Tokyo's 09:00 UTC+9, and reads as the UTC time it is
+    assert html.index("New York port expands") < html.index("Tokyo harbour reopens")
+    assert '<time datetime="2025-09-01T01:00:00Z" title="2025-09-01T01:00:00Z">1 Sep 2025, 01:00 UTC</time>' in html
 
 
 def test_a_sort_keeps_the_usual_columns(ds):

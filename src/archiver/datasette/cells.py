@@ -5,7 +5,8 @@
   a related link without an archived target to the live page (http(s) only);
 - a version links to its page, a stored page's URL to its captured view, a site to its articles,
   the counts of `failures_by_host` and `extraction_health` to the rows they count;
-- dates (columns named `*_at`) read as people write them, with the stated offset kept;
+- dates (columns named `*_at`, and the UTC sort keys `*_utc`) read as people write them, with
+  the stated offset kept;
 - long text is cut: bodies to an excerpt, diffs to their first changed lines, authors and tags
   as names, related-link lists as titles.
 
@@ -106,7 +107,7 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
             return shown
     if not isinstance(value, str):
         return None
-    if column.endswith("_at"):
+    if column.endswith(("_at", "_utc")):
         return date_markup(value)
     if column == "diff":
         return diff_cell(value)

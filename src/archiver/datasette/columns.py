@@ -20,10 +20,12 @@ from datasette.utils import path_with_replaced_args
 
 from archiver.datasette import DB_NAME
 
-# table -> the columns its grid shows by default (the primary key is always shown)
+# table -> the columns its grid shows by default (the primary key is always shown; a column the
+# archive does not have yet is left out). published_utc is the sort key of the publication time
+# (as stated, published_at may carry any offset and so does not sort as text).
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "articles": ("title", "site", "section", "authors", "published_at", "word_count", "versions",
-                 "last_changed_at"),
+    "articles": ("title", "site", "section", "authors", "published_at", "published_utc", "word_count",
+                 "versions", "last_changed_at"),
     "article_versions": ("article_id", "version", "title", "created_at", "diff"),
     "article_changes": ("article_id", "changed_at", "field", "old_value", "new_value", "cause"),
     "related_links": ("article_id", "position", "title", "target_article_id", "url"),
