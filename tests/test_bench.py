@@ -122,7 +122,8 @@ def test_bench_crawl_crawls_every_page_and_reports_coherent_figures() -> None:
         assert ratios[k] == pytest.approx(crawls[k] / ((extracts[k] + extracts[k + 1]) / 2), abs=0.01)
     assert row["crawl_over_extract"] == pytest.approx(sum(ratios) / 2, abs=0.002)  # the median of two
     assert row["crawl_pages_per_s"] == pytest.approx(sum(crawls) / 2, abs=0.1)
-    assert row["crawl_pages_per_s"] == pytest.approx(60 / row["crawl_seconds"], rel=0.2)
+    # 60 pages over the mean duration is the rounds' harmonic mean rate: between the slowest and fastest
+    assert min(crawls) - 0.1 <= 60 / row["crawl_seconds"] <= max(crawls) + 0.1
     assert row["extract_pages_per_s"] == pytest.approx(sum(extracts) / 3, abs=0.1)
     assert 0 < row["coordinator_cpu_ms_per_page"] < row["crawl_cpu_ms_per_page"]
     assert 0 < row["crawl_peak_rss_mb"] < row["crawl_tree_peak_rss_mb"]  # the workers were counted
