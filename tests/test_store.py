@@ -22,7 +22,7 @@ def page(url: str, body: bytes = b"<html><body><p>x</p></body></html>") -> Fetch
         headers=(("Content-Type", "text/html; charset=utf-8"), ("ETag", '"abc"')),
         content=body,
         fetched_at="2026-01-01T00:00:00Z",
-        elapsed=0.1,
+        duration=0.1,
     )
 
 
@@ -181,7 +181,7 @@ def test_unopenable_path_is_a_clear_error(tmp_path):
 
 PROMISED_COLUMNS = {
     "pages": {"url", "final_url", "status", "content_type", "charset", "etag", "last_modified",
-              "content_length", "body", "sha256", "fetched_at", "elapsed", "headers"},
+              "content_length", "body", "sha256", "fetched_at", "duration", "headers"},
     "articles": {"id", "url", "canonical_url", "site", "title", "subtitle", "authors",
                  "published_at", "modified_at", "language", "section", "tags", "image", "body",
                  "word_count", "content_hash", "extractor", "extractor_version", "first_seen_at",
@@ -213,16 +213,20 @@ def test_an_archive_from_before_page_headers_upgrades_without_loss(tmp_path, mon
     old = store.Archive(path)
     old.execute(
         """INSERT INTO pages (url, final_url, status, content_type, charset, etag, body, body_size,
-               sha256, fetched_at) VALUES ('u', 'u', 200, 'text/html', 'utf-8', '"e"', ?, 3, 'x', 't')""",
+               sha256, fetched_at, elapsed) VALUES ('u', 'u', 200, 'text/html', 'utf-8', '"e"', ?, 3, 'x', 't', 1.5)""",
         [gzip.compress(b"abc")],  # bodies were gzip before archive_0003_body_codec
     )
     old.close()
     monkeypatch.undo()
     assert store.upgrade_archive(path) == [name for name, _ in store.MIGRATIONS[1:]]
     db = store.Archive(path)
-    assert db.execute("SELECT url, headers, body_codec FROM pages").fetchone() == ("u", None, "gzip")
+    assert db.execute("SELECT url, headers, body_codec, duration FROM pages").fetchone() == ("u", None, "gzip", 1.5)
+    assert "elapsed" not in db["pages"].columns_dict  # one name for one idea: fetches.duration too
+    schema_sql = db.execute("SELECT sql FROM sqlite_schema WHERE name = 'pages'").fetchone()[0]
+    assert "gzip of the body" not in schema_sql and "zstd (gzip before archive_0003)" in schema_sql
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     page = db.load_page(1)
-    assert page.content == b"abc"
+    assert (page.content, page.duration) == (b"abc", 1.5)
     assert page.headers == (("Content-Type", "text/html; charset=utf-8"), ("ETag", '"e"'))
 
 

@@ -192,6 +192,8 @@ class Crawler:
         self.wake = asyncio.Event()
         now = iso(self.now())
         self.outcomes.run_id = frontier.start_run(self.db, self.command, now)
+        frontier.record_sites(self.db, [(site.name, site.domains) for site in self.sites],
+                              {source.site for source in self.sources if source.site}, now)
         frontier.add_sources(
             self.db,
             [NewURL(s.url, host_key(s.url), s.kind, s.site) for s in self.sources],
