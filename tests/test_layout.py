@@ -111,8 +111,4 @@ def test_no_module_over_the_size_of_one_concern():
 
 
 # Modules known to be over the limit, with who splits them (each leaves this list when it is done).
-PENDING: dict[str, str] = {
-    # 455 lines on main since fda7eaf (robots.txt through the executor's clients), 457 with
-    # issue 16's sites table kept current: the crawl scheduler's owner splits it
-    "archiver.crawl.scheduler": "the crawl's owner (issue 14/15)",
-}
+PENDING: dict[str, str] = {}

@@ -187,6 +187,9 @@ def _save_article(
     return _apply_extraction(archive, conn, current, article, fields, at=seen_at, cause=cause)
 
 
+_BOOKKEEPING = ("extractor", "extractor_version", "site", "published_utc", "modified_utc")
+
+
 def _apply_extraction(
     archive: Transactions,
     conn: sqlite3.Connection,
@@ -214,10 +217,10 @@ def _apply_extraction(
                 "UPDATE articles SET last_fetched_at = ?, fetched_url = ? WHERE id = ?",
                 (at, article.url, article_id),
             )
-        elif any(current[k] != fields[k] for k in ("extractor", "extractor_version", "site")):
-            _update_article(archive, conn, article_id, {
-                k: fields[k] for k in ("extractor", "extractor_version", "site")
-            })  # which code read the page is bookkeeping, not a change of the article
+        elif any(current[k] != fields[k] for k in _BOOKKEEPING):
+            # which code read the page, and the UTC forms derived from the stated dates (filled
+            # in archives stored before they existed), are bookkeeping, not a change of the article
+            _update_article(archive, conn, article_id, {k: fields[k] for k in _BOOKKEEPING})
         return StoreOutcome("unchanged", article_id, page_id, current["versions"], related=related)
     version = current["versions"]
     if text_changed:
