@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archiver.bench import format_report, load_pages, page_scores, run_bench, score, shingles
+from benchextract import format_report, load_pages, page_scores, run_bench, score, shingles
 from archiver.cli import main
 from archiver.options import bench_module
 from archiver.errors import ConfigError
@@ -71,7 +71,7 @@ def test_bad_layout_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_metadata_rules_follow_the_wcxb_readme() -> None:
-    from archiver.benchmeta import authors_match, date_matches, title_matches, true_names
+    from benchmeta import authors_match, date_matches, title_matches, true_names
 
     assert title_matches("Budget Approved!", "budget approved") and not title_matches("A", None)
     assert true_names("Dylan Bailey, MS, RD, FAND") == ["dylan bailey"]
@@ -85,8 +85,8 @@ def test_metadata_rules_follow_the_wcxb_readme() -> None:
 
 
 def test_snippets_are_found_as_words_in_a_row() -> None:
-    from archiver.bench import BenchPage
-    from archiver.benchmeta import score_snippets
+    from benchextract import BenchPage
+    from benchmeta import score_snippets
 
     page = BenchPage("a", "", b"", "", None, ("seven to two", "in June"), ("Subscribe", "Home"))
     result = score_snippets([page], {"a": "They voted Seven-to-two; it starts in June. Homework."})
@@ -114,7 +114,7 @@ def test_run_bench_scores_snippets_and_metadata_where_the_set_has_them(tmp_path:
 
 def test_a_page_that_fails_scores_as_empty_and_is_counted_by_exception_type(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import archiver.bench as bench
+    import benchextract as bench
 
     data = _dataset(tmp_path)
     (data / "html" / "c.html").write_text("<html><body></body></html>", encoding="utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver.bench import BenchReport, run_bench
+from benchextract import BenchReport, run_bench
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

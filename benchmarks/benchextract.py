@@ -1,11 +1,12 @@
-"""Score extraction on a benchmark directory, archiver beside trafilatura, in one run.
+"""`archiver bench extract`: score extraction on a benchmark directory, archiver beside
+trafilatura, in one run.
 
 A benchmark directory holds `html/<id>.html` (or `.html.gz`) and `ground-truth.json`
 (`{id: {"articleBody": text, "url": url, ...}}`), the layout of the Article Extraction Benchmark.
 The body metric is the benchmark's own: shingles of four `\\w+` tokens, per-document precision and
 recall averaged over the corpus, F1 their harmonic mean, and accuracy as exact token equality.
 Where the truth has them (the WCXB layout), `with`/`without` snippets and `title`, `author` and
-`publish_date` are scored too (`archiver.benchmeta`). A page whose extraction raises scores as
+`publish_date` are scored too (`benchmeta`). A page whose extraction raises scores as
 empty and is counted under its exception's type; the run goes on.
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archiver.benchmeta import (
+from benchmeta import (
     MetaGuess,
     MetaScore,
     MetaTruth,
@@ -317,32 +318,3 @@ def write_predictions(report: BenchReport, path: str | Path) -> None:
     """Write archiver's output as `{id: {"articleBody": text}}`."""
     data = {pid: {"articleBody": text} for pid, text in report.predictions.items()}
     Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def benchmarks_dir() -> Path:
-    """The source checkout's `benchmarks/` (beside `src/`); ConfigError when not there."""
-    root = Path(__file__).resolve().parent.parent.parent
-    found = root / "benchmarks"
-    if not (found / "extractcv.py").is_file():
-        raise ConfigError(
-            f"{found}: no benchmarks here; cross-validation runs from a source checkout "
-            "(git clone, then pip install -e '.[train]'), not from an installed package")
-    return found
-
-
-def run_checkout_cv(folds: int = 5) -> str:
-    """Run the checkout's domain-grouped cross-validation (benchmarks/extractcv.py) and
-    return its table; ConfigError when the checkout or the train extra is missing."""
-    import importlib
-    import sys
-
-    directory = str(benchmarks_dir())
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
-    try:
-        extractcv = importlib.import_module("extractcv")
-        importlib.import_module("sklearn")
-    except ImportError as exc:
-        raise ConfigError(f"cross-validation needs the train extra ({exc.name} is missing): "
-                          "pip install -e '.[train]'") from exc
-    return str(extractcv.format_cv(extractcv.run_cv(folds)))
