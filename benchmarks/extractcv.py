@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import extractdata
 import trainbody
 
-from archiver.bench import Score, score
+from benchextract import Score, score
 from archiver.errors import ArchiverError
 from archiver.extract import extract_article
 from archiver.extract.assemble import assemble_body

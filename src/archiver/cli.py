@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from archiver import __version__
+from archiver.demo import DEMO_PORT
 from archiver.errors import ArchiverError
 from archiver.options import (
     EXIT_FAILED,
@@ -43,6 +44,8 @@ def main(verbose: int) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(PlainLogFormatter())
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), handlers=[handler])
+    if verbose < 2:  # httpx logs every request at INFO: archiver's own lines already say what was fetched
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -125,9 +128,6 @@ def crawl(
         log_format,
     )
     end_crawl(report, log_format)
-
-
-DEMO_PORT = 8765
 
 
 @main.command()
@@ -275,17 +275,24 @@ def bench() -> None:
 def bench_extract(directory: str | None, predictions: str | None, no_compare: bool, cv: bool,
                   folds: int) -> None:
     """Score archiver beside trafilatura on a benchmark DIRECTORY (html/, ground-truth.json)."""
-    from archiver.bench import format_report, run_bench, run_checkout_cv, write_predictions
-
     if cv:
-        click.echo(run_checkout_cv(folds))
+        from archiver.errors import ConfigError
+
+        try:
+            extractcv = bench_module("extractcv")
+            import sklearn  # noqa: F401 - the folds retrain the classifier
+        except ImportError as exc:
+            raise ConfigError(f"cross-validation needs the train extra ({exc.name} is missing): "
+                              "pip install -e '.[train]'") from exc
+        click.echo(extractcv.format_cv(extractcv.run_cv(folds)))
         return
     if directory is None:
         raise click.UsageError("give a benchmark DIRECTORY, or --cv")
-    report = run_bench(directory, compare=not no_compare)
-    click.echo(format_report(report))
+    benchextract = bench_module("benchextract")
+    report = benchextract.run_bench(directory, compare=not no_compare)
+    click.echo(benchextract.format_report(report))
     if predictions:
-        write_predictions(report, predictions)
+        benchextract.write_predictions(report, predictions)
 
 
 @bench.command("crawl")

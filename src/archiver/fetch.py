@@ -24,12 +24,11 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-import zlib
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -42,12 +41,12 @@ from tenacity import (
 )
 
 from archiver.config import Settings
+from archiver.decoding import read_body
 from archiver.errors import (
     BlockedAddress,
     FetchError,
     HTTPStatusError,
     InvalidURL,
-    TooLarge,
     TransportError,
 )
 from archiver.models import Fetched, header_value
@@ -59,7 +58,6 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"
-_CHUNK = 64 * 1024
 
 Sleep = Callable[[float], Awaitable[Any]]
 Client = httpx.AsyncClient
@@ -183,156 +181,6 @@ class HostClients:
             await client.aclose()
 
 
-# --- bounded decompression -----------------------------------------------------------------------
-
-
-class _Decoder:
-    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
-        """Yield decoded pieces of at most about `room` bytes at a time."""
-        raise NotImplementedError
-
-    def flush(self) -> bytes:
-        return b""
-
-
-class _Identity(_Decoder):
-    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
-        yield data
-
-
-class _Zlib(_Decoder):
-    def __init__(self, wbits: int) -> None:
-        self._wbits = wbits
-        self._obj = zlib.decompressobj(wbits)
-        self._first = True
-
-    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
-        limit = max(1, min(room + 1, _CHUNK))
-        pending = data
-        while pending:
-            try:
-                out = self._obj.decompress(pending, limit)
-            except zlib.error:
-                if self._first and self._wbits == zlib.MAX_WBITS:
-                    # "deflate" sent raw, without the zlib wrapper, as some servers do
-                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-                    self._wbits = -zlib.MAX_WBITS
-                    self._first = False
-                    continue
-                raise
-            self._first = False
-            yield out
-            pending = self._obj.unconsumed_tail
-            if self._obj.eof:
-                break
-
-    def flush(self) -> bytes:
-        return self._obj.flush()
-
-
-class _Brotli(_Decoder):
-    def __init__(self) -> None:
-        import brotli
-
-        self._obj = brotli.Decompressor()
-        self._error = brotli.error
-
-    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
-        limit = max(1, min(room + 1, _CHUNK))
-        try:
-            yield self._obj.process(data, output_buffer_limit=limit)
-            while not self._obj.can_accept_more_data():
-                yield self._obj.process(b"", output_buffer_limit=limit)
-        except self._error as exc:
-            raise zlib.error(str(exc)) from exc
-
-
-class _Zstd(_Decoder):
-    _STEP = 256  # input bytes per call: a few zstd blocks at most, so output stays small
-
-    def __init__(self) -> None:
-        import zstandard
-
-        self._obj = zstandard.ZstdDecompressor().decompressobj()
-        self._error = zstandard.ZstdError
-
-    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
-        try:
-            for i in range(0, len(data), self._STEP):
-                yield self._obj.decompress(data[i : i + self._STEP])
-        except self._error as exc:
-            raise zlib.error(str(exc)) from exc
-
-
-def _decoders(content_encoding: str | None) -> list[_Decoder]:
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-    chain: list[_Decoder] = []
-    for coding in reversed(codings):
-        if coding in ("identity", ""):
-            continue
-        if coding in ("gzip", "x-gzip"):
-            chain.append(_Zlib(zlib.MAX_WBITS | 16))
-        elif coding == "deflate":
-            chain.append(_Zlib(zlib.MAX_WBITS))
-        elif coding == "br":
-            chain.append(_Brotli())
-        elif coding == "zstd":
-            chain.append(_Zstd())
-        else:
-            raise ValueError(coding)
-    return chain or [_Identity()]
-
-
-async def _read_body(
-    response: httpx.Response, answer: _Answer, url: str, limit: int, truncate: bool = False
-) -> bytes:
-    encoding = answer.header("content-encoding")
-    try:
-        chain = _decoders(encoding)
-    except ValueError as exc:
-        raise TransportError(url, f"unsupported Content-Encoding {exc.args[0]!r}") from None
-    declared = answer.header("content-length")
-    if declared and declared.isdigit() and not encoding and int(declared) > limit and not truncate:
-        raise TooLarge(url, f"body of {int(declared)} bytes is over the {limit}-byte cap")
-    out = bytearray()
-    downloaded = 0
-
-    identity = isinstance(chain[0], _Identity)
-
-    def push(data: bytes, level: int) -> None:
-        if level == len(chain):
-            out.extend(data)
-            if len(out) > limit:
-                if truncate:
-                    del out[limit:]
-                    raise _Enough
-                raise TooLarge(url, f"body passed the {limit}-byte cap (after decompression)")
-            return
-        for piece in chain[level].feed(data, limit - len(out)):
-            if piece:
-                push(piece, level + 1)
-
-    try:
-        async for raw in response.aiter_raw():  # as read from the socket, de-chunked
-            downloaded += len(raw)
-            if downloaded > limit and not truncate:
-                raise TooLarge(url, f"body passed the {limit}-byte cap")
-            push(raw, 1 if identity else 0)
-        for level, decoder in enumerate(chain):
-            tail = decoder.flush()
-            if tail:
-                push(tail, level + 1)
-    except _Enough:
-        pass  # truncate: the first `limit` bytes are all that is wanted
-    except zlib.error as exc:
-        raise TransportError(url, f"corrupt {encoding} body: {exc}") from None
-    return bytes(out)
-
-
-class _Enough(Exception):
-    """Raised inside the body reader once a truncating read has its bytes."""
-
-
 # --- one request, then the retrying fetch ---------------------------------------------------------
 
 
@@ -407,7 +255,12 @@ async def _attempt(
                     check_url(current)
                     continue
                 reading = True
-                body = await _read_body(response, answer, url, limit, truncate)
+                body = await read_body(
+                    response.aiter_raw(), url, limit,
+                    encoding=answer.header("content-encoding"),
+                    declared=answer.header("content-length"),
+                    truncate=truncate,
+                )
                 return answer, body, hops
             finally:
                 await response.aclose()
@@ -516,7 +369,7 @@ async def fetch(
             headers=answer.headers,
             content=body,
             fetched_at=fetched_at,
-            elapsed=round(time.monotonic() - started, 4),
+            duration=round(time.monotonic() - started, 4),
             attempts=attempts,
             redirects=tuple(hops),
         )

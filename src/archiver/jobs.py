@@ -37,13 +37,11 @@ _WORKER_SITES: tuple[SiteRules, ...] = ()
 
 
 def init_worker(sites: Sequence[SiteRules], coordinator: int | None = None) -> None:
-    """Worker process start: keep the site rules, so jobs carry only their page, and load the
-    body model (compiling it takes a second or so, which the first page would otherwise pay
-    inside its deadline); with the coordinator's pid, leave when it is gone (a crawl killed
-    with -9 leaves no workers behind)."""
+    """Worker process start: keep the site rules, so jobs carry only their page; with the
+    coordinator's pid, leave when it is gone (a crawl killed with -9 leaves no workers behind)."""
     global _WORKER_SITES
     _WORKER_SITES = tuple(sites)
-    default_model()
+    default_model()  # read and compiled before the worker reports ready, so on no page's clock
     if multiprocessing.parent_process() is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the crawl process decides when to stop
         if coordinator:
