@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import extractdata
 import trainbody
-
 from benchextract import Score, score
+
 from archiver.errors import ArchiverError
 from archiver.extract import extract_article
 from archiver.extract.assemble import assemble_body
@@ -66,9 +66,9 @@ class CVResult:
 def held_out_body(data: extractdata.PageBlocks, model: BodyModel) -> str:
     """The body `extract_article` gives a page with `model`, assembled from its cached blocks
     (`assemble.assemble_body`, the extractor's own last step): exact, with no page parsed."""
-    probs = model.feature_probabilities(data.features)
-    keep = [p >= model.threshold and not chrome for p, chrome in zip(probs, data.boilerplate)]
-    body, _ = assemble_body(data.texts, keep, data.evidence())
+    texts = data.texts
+    verdicts = model.verdicts(data.features, texts, data.boilerplate)
+    body, _ = assemble_body(texts, verdicts, data.evidence())
     return "\n\n".join(body)
 
 

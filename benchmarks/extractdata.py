@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from archiver import extract as extract_module
 from benchextract import BenchPage, load_pages, tokens, trafilatura_body
+
+from archiver import extract as extract_module
 from archiver.errors import ArchiverError
 from archiver.extract import article_blocks
 from archiver.extract.assemble import BodyEvidence
@@ -32,7 +33,7 @@ LOGGER = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SETS = {"aeb": ROOT.parent / "shared" / "aeb", "wcxb-dev": ROOT.parent / "shared" / "wcxb-dev"}
 CACHE = Path(__file__).resolve().parent / ".cache"
-CACHE_FORMAT = "2"  # what a cached PageBlocks holds; change it when PageBlocks changes
+CACHE_FORMAT = "3"  # what a cached PageBlocks holds; change it when PageBlocks changes
 
 
 def _code_key() -> str:
@@ -77,6 +78,7 @@ class PageBlocks:
     title: str = ""
     structured: list[str] = field(default_factory=list)  # JSON-LD articleBody paragraphs
     fallback: list[str] = field(default_factory=list)  # the densest container's paragraphs
+    second: list[str] = field(default_factory=list)  # the second opinion (`extract.second`)
     labels: list[int] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
 
@@ -89,8 +91,8 @@ class PageBlocks:
         return [b.features for b in self.blocks]
 
     def evidence(self) -> BodyEvidence:
-        fallback = self.fallback
-        return BodyEvidence(self.title, self.structured, lambda: fallback)
+        fallback, second = self.fallback, self.second
+        return BodyEvidence(self.title, self.structured, lambda: fallback, lambda: second)
 
 
 def registered_domain(url: str) -> str:
@@ -153,12 +155,12 @@ def cut_page(key: str, domain: str, content: bytes | str, url: str, truth: str) 
     """A page's blocks and body evidence as the extractor sees them (unlabelled, uncached)."""
     try:
         blocks, evidence = article_blocks(content, url)
-        fallback = evidence.fallback()
+        fallback, second = evidence.fallback(), evidence.second()
     except ArchiverError as exc:
         LOGGER.info("%s: no blocks: %s", key, exc)
-        blocks, evidence, fallback = [], BodyEvidence(""), []
+        blocks, evidence, fallback, second = [], BodyEvidence(""), [], []
     return PageBlocks(key, domain, truth, blocks, [is_boilerplate(b) for b in blocks],
-                      evidence.title, evidence.structured, fallback)
+                      evidence.title, evidence.structured, fallback, second)
 
 
 def page_blocks(page: Page) -> PageBlocks:

@@ -14,6 +14,7 @@ from selectolax.lexbor import LexborHTMLParser
 from archiver.cli import main
 from archiver.errors import ExtractError
 from archiver.extract import article_blocks, extract_article
+from archiver.extract.assemble import BodyEvidence, assemble_body
 from archiver.extract.blocks import (
     CATEGORIES,
     FEATURE_NAMES,
@@ -23,7 +24,16 @@ from archiver.extract.blocks import (
     markup_categories,
     page_blocks,
 )
-from archiver.extract.classify import BodyModel, Ensemble, Tree, default_model, load_model
+from archiver.extract.classify import (
+    BodyModel,
+    Ensemble,
+    Tree,
+    Verdicts,
+    default_model,
+    load_model,
+    smooth,
+)
+from archiver.extract.second import second_body
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 PROSE = ("The council met on Tuesday evening to vote on the harbour plan, which has divided "
@@ -122,6 +132,33 @@ def test_model_is_evaluated_as_its_trees_say() -> None:
                                                                 rel=1e-6)
 
 
+def test_verdicts_smooth_over_neighbours_and_flag_pages_in_doubt() -> None:
+    assert smooth([1.0, 0.0, 1.0]) == pytest.approx([0.75, 0.25, 0.75])
+    assert smooth([0.2, 0.6]) == [0.2, 0.6]  # too few blocks to have neighbours on both sides
+    width = len(FEATURE_NAMES)
+    # feature 0 above 3: probability ~0.98; else 0.5 (in doubt)
+    model = BodyModel(Ensemble((_tree(0, 3.0, 0.0, 4.0),), 0.0, width), 0.55)
+    sure, doubt = [5.0] + [0.0] * (width - 1), [0.0] * width
+    texts = ["a" * 100, "b" * 100, "c" * 100, "d" * 100]
+    verdicts = model.verdicts([sure, doubt, sure, sure], texts, [False, False, False, True])
+    assert verdicts.keep == [True, True, True, False]  # 0.5 alone is under 0.55; smoothed, over
+    assert not verdicts.unsure  # 100 doubtful characters of 300 kept
+    verdicts = model.verdicts([doubt, doubt, sure, doubt], texts, [False] * 4)
+    assert verdicts.unsure and verdicts.keep == [False, True, True, True]
+    assert model.keep([]) == []
+
+
+def test_a_page_in_doubt_takes_the_second_opinion() -> None:
+    evidence = BodyEvidence("Title", [], list, lambda: ["Second opinion's body."])
+    texts = ["Title", "Kept text of the story."]
+    assert assemble_body(texts, Verdicts([True, True], False), evidence) == (
+        ["Kept text of the story."], "generic")
+    assert assemble_body(texts, Verdicts([True, True], True), evidence) == (
+        ["Second opinion's body."], "trafilatura")
+    no_opinion = BodyEvidence("Title", [], list, list)
+    assert assemble_body(texts, Verdicts([True, True], True), no_opinion)[1] == "generic"
+
+
 def test_model_round_trips_and_refuses_bad_data(tmp_path: Path) -> None:
     width = len(FEATURE_NAMES)
     model = BodyModel(Ensemble((_tree(1, 1.0, -1.0, 1.0), _tree(0, 0.5, -1.0, 1.0)), 0.1,
@@ -169,7 +206,6 @@ def test_domain_folds_never_split_a_domain() -> None:
     sys.path.insert(0, str(BENCHMARKS))
     import extractcv
     import extractdata
-
     from benchextract import BenchPage
 
     pages = [extractdata.Page("s", extractdata.registered_domain(url), BenchPage(str(i), url,
@@ -238,16 +274,20 @@ def test_cross_validation_assembles_bodies_as_the_extractor_does() -> None:
     with_json_ld = plain.replace("</head>", "<script type='application/ld+json'>" + json.dumps(
         {"@type": "NewsArticle", "headline": "Harbour plan passes", "articleBody": full_body})
         + "</script></head>")
-    shipped = default_model()
-    keeps_nothing = BodyModel(shipped.ensemble, 1.5)
+    def constant(score: float) -> BodyModel:  # one probability for every block
+        leaf = Tree((-1,), (0.0,), (-1,), (-1,), (score,))
+        return BodyModel(Ensemble((leaf,), 0.0, len(FEATURE_NAMES)), 0.5)
+
     seen = set()
     for page in (plain, with_json_ld):
-        for model in (shipped, keeps_nothing):
+        for model in (default_model(), constant(-9.0), constant(0.0)):
             data = extractdata.cut_page("k", "example.com", page, URL, "")
             article = extract_article(page, URL, model=model)
             seen.add(article.extractor)
             assert extractcv.held_out_body(data, model) == article.body
-    assert seen == {"generic", "json-ld", "fallback"}
+    assert seen == {"generic", "json-ld", "fallback", "trafilatura"}
+    data = extractdata.cut_page("k", "example.com", plain, URL, "")
+    assert data.second and data.second == second_body(plain)
 
 
 def test_bench_extract_needs_a_directory_or_cv() -> None:

@@ -7,8 +7,9 @@ then structured data (JSON-LD, OpenGraph / article:* meta, rel=canonical), then 
 body comes from the site's body selector, else from JSON-LD `articleBody` when it is complete,
 else from the generic layer: the page is cut into text blocks (`blocks.py`) and a learned
 classifier (`classify.py`, trained on the development sets by `benchmarks/trainbody.py`)
-keeps the article's blocks, standfirst, headings, lists, tables and captions included; else
-from a walk of the densest paragraph container. A body that the page splits into like
+keeps the article's blocks, standfirst, headings, lists, tables and captions included (where
+the classifier is in doubt about the page, fast trafilatura's body is taken instead,
+`second.py`); else from a walk of the densest paragraph container. A body that the page splits into like
 containers is joined first (`split.py`). `Article.extractor` names the layer that gave the
 body and `Article.extractor_version` the version of this code, so stored pages can be
 re-extracted when either changes.
@@ -45,6 +46,7 @@ from archiver.extract.metadata import PageMeta, read_metadata
 from archiver.extract.nearby import read_nearby
 from archiver.extract.patterns import SHORT_BLOCK
 from archiver.extract.related import RelatedBlocks, RelatedRules, find_related
+from archiver.extract.second import second_body
 from archiver.extract.split import join_split_body
 from archiver.extract.text import absolute_url, squash
 from archiver.models import Article
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXTRACTOR_VERSION", "article_blocks", "extract_article"]
 
-EXTRACTOR_VERSION = "2.0.0"
+EXTRACTOR_VERSION = "2.1.0"
 
 def _select_text(tree: LexborHTMLParser, selector: str | None) -> str | None:
     if not selector:
@@ -125,6 +127,7 @@ class _Page:
 
     url: str
     base: str
+    html: str
     tree: LexborHTMLParser
     meta: PageMeta
     main: LexborNode | None
@@ -192,7 +195,7 @@ def _read_page(content: bytes | str, url: str, charset: str | None,
         related_rules = RelatedRules(r.block, r.card, r.title, r.url, r.summary)
         chrome_rules = ChromeRules(rules.chrome.drop, rules.chrome.phrases)
     related = find_related(tree, base, main, related_rules)
-    page = _Page(url, base, tree, meta, main, rule_body, title, related, chrome_rules)
+    page = _Page(url, base, text, tree, meta, main, rule_body, title, related, chrome_rules)
     article = Article(
         url=url,
         title=title,
@@ -294,13 +297,16 @@ def _blocks(page: _Page) -> list[Block]:
 
 def _evidence(page: _Page) -> BodyEvidence:
     structured = text_paragraphs(page.meta.article_body) if page.meta.article_body else []
-    main = page.main
+    main, html = page.main, page.html
     return BodyEvidence(page.title, drop_title(structured, page.title),
-                        (lambda: node_paragraphs(main)) if main is not None else list)
+                        (lambda: node_paragraphs(main)) if main is not None else list,
+                        lambda: second_body(html))
 
 
 def _generic_body(page: _Page, model: BodyModel) -> tuple[list[str], str]:
     """The blocks the classifier keeps (`assemble.assemble_body` says what else may win)."""
     blocks = _blocks(page)
-    keep = [k and not is_boilerplate(b) for b, k in zip(blocks, model.keep(blocks))]
-    return assemble_body([b.text for b in blocks], keep, _evidence(page))
+    texts = [b.text for b in blocks]
+    verdicts = model.verdicts([b.features for b in blocks], texts,
+                              [is_boilerplate(b) for b in blocks])
+    return assemble_body(texts, verdicts, _evidence(page))

@@ -1,6 +1,6 @@
 """From the body classifier's verdicts to the body's paragraphs (the generic layer's last step).
 
-    assemble_body(texts, keep, evidence) -> (paragraphs, extractor name)
+    assemble_body(texts, verdicts, evidence) -> (paragraphs, extractor name)
 
 Pure functions over block texts and verdicts, so that the cross-validation benchmark can
 assemble bodies from cached blocks exactly as `extract_article` does from a page.
@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from archiver.extract.body import words
+from archiver.extract.classify import Verdicts
 from archiver.extract.patterns import CHROME_PHRASE, SHORT_BLOCK
 from archiver.extract.text import is_date_text, squash
 
@@ -48,20 +49,27 @@ def is_complete(candidate: Sequence[str], reference: Sequence[str]) -> bool:
 @dataclass(frozen=True)
 class BodyEvidence:
     """What the generic layer weighs besides the blocks: the title, the JSON-LD articleBody's
-    paragraphs (title dropped; empty when there is none) and, when the classifier keeps
-    nothing, the paragraphs of the densest container (computed only then)."""
+    paragraphs (title dropped; empty when there is none), the paragraphs of the densest
+    container and a second extractor's (`second.py`); the last two are computed only when
+    asked for."""
 
     title: str
     structured: list[str] = field(default_factory=list)
     fallback: Callable[[], list[str]] = list
+    second: Callable[[], list[str]] = list
 
 
-def assemble_body(texts: Sequence[str], keep: Sequence[bool], evidence: BodyEvidence
+def assemble_body(texts: Sequence[str], verdicts: Verdicts, evidence: BodyEvidence
                   ) -> tuple[list[str], str]:
     """The kept blocks' text (a line the page repeats kept once, title and datelines
-    dropped); JSON-LD articleBody instead where it is complete; the densest container's
-    paragraphs where nothing is kept. Returns the paragraphs and the layer's name."""
-    kept = list(dict.fromkeys(t for t, k in zip(texts, keep) if k))
+    dropped); a second extractor's body instead where the classifier is in doubt about the
+    page and that extractor finds one; JSON-LD articleBody where it is complete; the densest
+    container's paragraphs where nothing is kept. Returns the paragraphs and the layer's name."""
+    if verdicts.unsure:
+        second = evidence.second()
+        if second:
+            return second, "trafilatura"
+    kept = list(dict.fromkeys(t for t, k in zip(texts, verdicts.keep) if k))
     generic = drop_title(kept, evidence.title)
     if evidence.structured and is_complete(evidence.structured, generic):
         return list(evidence.structured), "json-ld"

@@ -6,8 +6,10 @@
 A small gradient-boosted tree ensemble, trained by `benchmarks/trainbody.py` on the
 development sets (see the README). Context comes in through the features themselves (the
 block's neighbours, its container's text and link density, its place relative to the title
-and to the densest paragraph container); a second stage fed with the first stage's verdicts on
-the neighbours was tried and did not raise the cross-validated F1, so there is none.
+and to the densest paragraph container) and through `verdicts`, which mixes each block's
+probability with its neighbours' before the threshold and says when the page as a whole is in
+doubt. A second stage of trees fed with the first stage's probabilities of the neighbours was
+tried twice and did not raise the cross-validated F1, so there is none.
 
 The trees are stored as plain JSON numbers and evaluated in pure Python: at load time the
 ensemble becomes the source of one function of nested comparisons, compiled once. A model
@@ -30,6 +32,41 @@ from archiver.extract.blocks import FEATURE_NAMES, Block
 
 MODEL_PATH = Path(__file__).with_name("body_model.json")
 MODEL_FORMAT = 1
+# Chosen by the domain-grouped cross-validation (benchmarks/extractcv.py), on held-out
+# probabilities: a block's own probability weighs this much against its two neighbours' mean,
+OWN_WEIGHT = 0.75
+# and a page is in doubt when blocks of probability inside UNSURE carry more text than
+# UNSURE_SHARE of the text kept.
+UNSURE = (0.2, 0.8)
+UNSURE_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """Which blocks the classifier keeps, and whether it is in doubt about the page."""
+
+    keep: list[bool]
+    unsure: bool
+
+
+def smooth(probabilities: Sequence[float], own: float = OWN_WEIGHT) -> list[float]:
+    """Each probability mixed with its neighbours' mean (an end block's one neighbour): a lone
+    doubtful block between kept ones is kept, a lone confident one among chrome is not."""
+    n = len(probabilities)
+    if n < 3:
+        return list(probabilities)
+    out = []
+    for i, p in enumerate(probabilities):
+        if i == 0:
+            near = probabilities[1]
+        elif i == n - 1:
+            near = probabilities[n - 2]
+        else:
+            near = (probabilities[i - 1] + probabilities[i + 1]) / 2
+        out.append(own * p + (1 - own) * near)
+    return out
+
+
 @dataclass(frozen=True)
 class Tree:
     """One regression tree: per node a feature index (-1 at a leaf), a threshold (go left when
@@ -127,8 +164,20 @@ class BodyModel:
     def probabilities(self, blocks: Sequence[Block]) -> list[float]:
         return self.feature_probabilities([b.features for b in blocks])
 
+    def verdicts(self, features: Sequence[Sequence[float]], texts: Sequence[str],
+                 never: Sequence[bool]) -> Verdicts:
+        """The blocks kept (smoothed probability over the threshold, and not `never`) and
+        whether the page is in doubt (see UNSURE)."""
+        raw = self.feature_probabilities(features)
+        keep = [p >= self.threshold and not no for p, no in zip(smooth(raw), never)]
+        kept = sum(len(t) for t, k in zip(texts, keep) if k)
+        doubtful = sum(len(t) for t, p in zip(texts, raw) if UNSURE[0] < p < UNSURE[1])
+        return Verdicts(keep, doubtful > UNSURE_SHARE * max(kept, 1))
+
     def keep(self, blocks: Sequence[Block]) -> list[bool]:
-        return [p >= self.threshold for p in self.probabilities(blocks)]
+        """Which blocks are article text (`verdicts` without a never-keep list)."""
+        return self.verdicts([b.features for b in blocks], [b.text for b in blocks],
+                             [False] * len(blocks)).keep
 
     def to_json(self) -> dict[str, Any]:
         return {"format": MODEL_FORMAT, "features": list(FEATURE_NAMES),
