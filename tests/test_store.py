@@ -198,7 +198,7 @@ def test_schema_has_the_promised_columns_and_indexes(db):
     for table, columns in PROMISED_COLUMNS.items():
         assert columns <= set(db[table].columns_dict), table
     indexed = {(t, tuple(i.columns)) for t in PROMISED_COLUMNS for i in db[t].indexes}
-    for wanted in [("articles", ("site",)), ("articles", ("published_at",)),
+    for wanted in [("articles", ("site", "published_at")), ("articles", ("published_at",)),
                    ("articles", ("first_seen_at",)), ("article_versions", ("article_id", "version")),
                    ("related_links", ("target_article_id",)), ("fetches", ("outcome",)),
                    ("fetches", ("article_id",)), ("pages", ("url",))]:  # fmt: skip

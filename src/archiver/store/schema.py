@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from archiver.store.counts import ARCHIVE_0008_BROWSE_AT_SCALE
 from archiver.timestamps import utc_now
 
 M001_INITIAL = """
@@ -278,9 +279,8 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("archive_0004_index_new_articles_at_commit", ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT),
     ("crawl_0002_run_outcome", CRAWL_0002_RUN_OUTCOME),
     ("crawl_0003_discovery_learns", CRAWL_0003_DISCOVERY_LEARNS),
+    ("archive_0008_browse_at_scale", ARCHIVE_0008_BROWSE_AT_SCALE),
 ]
-
-
 
 
 
