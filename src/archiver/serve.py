@@ -47,12 +47,14 @@ def make_datasette(path: str | Path) -> Datasette:
     from datasette.database import Database
     from datasette.plugins import pm
 
-    from archiver.datasette import DB_NAME, TEMPLATES, load_metadata, plugin
+    from archiver.datasette import DB_NAME, TEMPLATES, facets, load_metadata, plugin
 
     path = Path(path)
     store.upgrade_archive(path)
-    if not pm.is_registered(plugin):
-        pm.register(plugin, name="archiver")
+    hooks = {"archiver": plugin, "archiver-facets": facets}
+    for name, module in hooks.items():
+        if not pm.is_registered(module):
+            pm.register(module, name=name)
     ds = Datasette(
         metadata=load_metadata(),
         template_dir=str(TEMPLATES),

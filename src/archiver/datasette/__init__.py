@@ -4,6 +4,8 @@
     queries/*.sql       the canned queries' SQL (also runnable in the sqlite3 shell)
     templates/          the article reading view and the version view
     plugin.py           read-only connections, the data those views need, safe cell rendering
+    facets.py           the article list's facets from the counts the archive keeps
+    narrowing.py        how the article list is narrowed (site, section, language, author, date)
 
 Configured for Datasette 0.65 (configuration lives in metadata; 1.0 moves it).
 """
