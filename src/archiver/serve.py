@@ -47,11 +47,11 @@ def make_datasette(path: str | Path) -> Datasette:
     from datasette.database import Database
     from datasette.plugins import pm
 
-    from archiver.datasette import DB_NAME, TEMPLATES, facets, load_metadata, plugin
+    from archiver.datasette import DB_NAME, TEMPLATES, facets, load_metadata, plugin, search
 
     path = Path(path)
     store.upgrade_archive(path)
-    hooks = {"archiver": plugin, "archiver-facets": facets}
+    hooks = {"archiver": plugin, "archiver-facets": facets, "archiver-search": search}
     for name, module in hooks.items():
         if not pm.is_registered(module):
             pm.register(module, name=name)

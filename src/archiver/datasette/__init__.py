@@ -6,6 +6,8 @@
     plugin.py           read-only connections, the data those views need, safe cell rendering
     facets.py           the article list's facets from the counts the archive keeps
     narrowing.py        how the article list is narrowed (site, section, language, author, date)
+    search.py           the search page: bm25 relevance or date order, snippets, a bound on counting
+    ftsquery.py         what readers type as an FTS5 query (pure)
 
 Configured for Datasette 0.65 (configuration lives in metadata; 1.0 moves it).
 """

@@ -1,0 +1,282 @@
+"""The archive's search page, `/archive/-/search?q=...` (and `.json`): ranked, with snippets.
+
+- Relevance order by default: FTS5 `bm25`, a headline match weighing most, then the standfirst,
+  then the body; `sort=newest` or `sort=oldest` orders by publication time instead.
+- FTS5's operators as typed: `rail OR ferry`, `council NOT election`, `harb*`, `"rail line"`,
+  `NEAR(...)`, `title:storm` (`archiver.datasette.ftsquery` reads what readers type).
+- Each result shows its headline and a snippet of its text around the match, matches marked.
+- Narrowed like the article list: `site=`, `section=`, `language=`, `_author=`, `_published=`.
+
+At a million articles a common word matches most of them, and counting and ranking them all
+takes seconds. So the matches are counted up to BOUND (more are reported as "more than"); up
+to BOUND they are ranked all together, beyond it the ranking is over the BOUND most recently
+archived matches (the page says so), and date order walks the date index, checking each
+article against the index until a page is full. Every query runs under Datasette's time limit.
+
+The article list's own search box (`/archive/articles?_search=...`) leads here; the list's JSON
+API keeps Datasette's `_search` (date-ordered, no snippets) for scripts written against it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from datasette import hookimpl
+from datasette.utils import sqlite_timelimit
+from datasette.utils.asgi import Response
+from markupsafe import Markup, escape
+
+from archiver.datasette import DB_NAME
+from archiver.datasette.ftsquery import fts_query, literal_query
+from archiver.datasette.narrowing import Narrowing, narrowings_of, period_facet
+
+BOUND = 10_000  # matches counted and ranked exactly
+PAGE_SIZE = 20
+SNIPPET_TOKENS = 40
+WEIGHTS = "10.0, 4.0, 1.0"  # bm25 weights of title, subtitle, body
+SORTS = ("relevance", "newest", "oldest")
+PATH = f"/{DB_NAME}/-/search"
+# match markers FTS5 puts around a match: private-use characters, replaced after escaping
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_OWN_ARGS = frozenset({"q", "sort", "page"})
+
+
+def last_page() -> int:
+    return max(1, BOUND // PAGE_SIZE)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    text: str
+    query: str  # as FTS5 reads it
+    sort: str
+    page: int
+    narrowings: list[Narrowing]
+    args: list[tuple[str, str]]  # the request's narrowing arguments, to keep in links
+
+    @classmethod
+    def of(cls, pairs: list[tuple[str, str]]) -> SearchRequest:
+        args = dict(pairs)
+        text = args.get("q", "").strip()
+        sort = args.get("sort", "relevance")
+        if sort not in SORTS:
+            raise ValueError(f"sort={sort}: use one of {', '.join(SORTS)}")
+        page = args.get("page", "1")
+        if not page.isdigit() or not 1 <= int(page) <= last_page():
+            raise ValueError(f"page={page}: pages run from 1 to {last_page()}; narrow the search for more")
+        kept = [(k, v) for k, v in pairs if k not in _OWN_ARGS]
+        for key, value in kept:
+            if key == "_published" and period_facet(value) is None:
+                raise ValueError(f"_published={value}: write a year, month or day as 2024, 2024-05 or 2024-05-31")
+        narrowings, _ = narrowings_of(kept)
+        return cls(text, fts_query(text), sort, int(page), narrowings, kept)
+
+    def link(self, **changes: Any) -> str:
+        """This search's URL with `changes` (q, sort, page; None drops one)."""
+        own = {"q": self.text, "sort": self.sort if self.sort != "relevance" else None, "page": None}
+        own.update(changes)
+        pairs = [(k, str(v)) for k, v in own.items() if v is not None] + self.args
+        return f"{PATH}?{urlencode(pairs)}"
+
+
+def _narrowed(search: SearchRequest) -> tuple[str, dict[str, Any]]:
+    clauses, params = [], {}
+    for number, narrowing in enumerate(search.narrowings):
+        clause, values = narrowing.where("articles", key=f"narrow{number}")
+        clauses.append(clause)
+        params.update(values)
+    return " AND ".join(clauses), params
+
+
+def count_sql(narrow: str) -> str:
+    if not narrow:
+        return "SELECT count(*) FROM (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q LIMIT :cap)"
+    return (
+        "SELECT count(*) FROM (SELECT articles.id FROM articles_fts JOIN articles ON articles.id = articles_fts.rowid "
+        f"WHERE articles_fts MATCH :q AND {narrow} LIMIT :cap)"
+    )
+
+
+def page_sql(sort: str, narrow: str, bounded: bool) -> str:
+    """The ids of one page of results (:limit, :offset)."""
+    join = " JOIN articles ON articles.id = articles_fts.rowid" if narrow else ""
+    also = f" AND {narrow}" if narrow else ""
+    if sort == "relevance":
+        if not bounded:
+            return (
+                f"SELECT articles_fts.rowid AS id FROM articles_fts{join} WHERE articles_fts MATCH :q{also} "
+                f"ORDER BY bm25(articles_fts, {WEIGHTS}), articles_fts.rowid DESC LIMIT :limit OFFSET :offset"
+            )
+        return (
+            f"SELECT id FROM (SELECT articles_fts.rowid AS id, bm25(articles_fts, {WEIGHTS}) AS score "
+            f"FROM articles_fts{join} WHERE articles_fts MATCH :q{also} ORDER BY articles_fts.rowid DESC LIMIT :bound) "
+            "ORDER BY score, id DESC LIMIT :limit OFFSET :offset"
+        )
+    order = (
+        "articles.published_at DESC, articles.id DESC"
+        if sort == "newest"
+        else "articles.published_at IS NULL, articles.published_at, articles.id"
+    )
+    if not bounded:  # few matches: read them all, then sort
+        member = "articles.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q)"
+    else:  # many: walk the date index, checking each article against the full-text index
+        member = "EXISTS (SELECT 1 FROM articles_fts WHERE articles_fts MATCH :q AND articles_fts.rowid = articles.id)"
+    return f"SELECT articles.id FROM articles WHERE {member}{also} ORDER BY {order} LIMIT :limit OFFSET :offset"
+
+
+ROWS_SQL = """
+SELECT a.id, a.title, a.subtitle, a.site, a.section, a.authors, a.published_at, a.url, a.word_count,
+       highlight(articles_fts, 0, :open, :close) AS marked_title,
+       snippet(articles_fts, 2, :open, :close, '…', :tokens) AS snippet,
+       snippet(articles_fts, 1, :open, :close, '…', :tokens) AS subtitle_snippet
+FROM articles_fts JOIN articles AS a ON a.id = articles_fts.rowid
+WHERE articles_fts MATCH :q AND articles_fts.rowid = :id
+"""
+
+
+def marked(text: str | None) -> Markup:
+    """Scraped text escaped, with FTS5's match markers as <mark>."""
+    clean = str(escape(text or ""))
+    return Markup(clean.replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>"))
+
+
+class SearchTimedOut(Exception):
+    pass
+
+
+@dataclass
+class Results:
+    matched: int  # up to BOUND + 1
+    rows: list[dict[str, Any]]
+
+    @property
+    def more_than_bound(self) -> bool:
+        return self.matched > BOUND
+
+
+def search_archive(conn: sqlite3.Connection, search: SearchRequest, time_limit_ms: int) -> Results:
+    """One page of results for `search` (PAGE_SIZE + 1 rows: one more says there is a next page)."""
+    narrow, params = _narrowed(search)
+    params.update({"q": search.query, "cap": BOUND + 1})
+    try:
+        with sqlite_timelimit(conn, time_limit_ms):
+            matched = conn.execute(count_sql(narrow), params).fetchone()[0]
+            params.update({"limit": PAGE_SIZE + 1, "offset": (search.page - 1) * PAGE_SIZE, "bound": BOUND})
+            ids = [row[0] for row in conn.execute(page_sql(search.sort, narrow, matched > BOUND), params)]
+            rows = []
+            for article_id in ids:
+                cursor = conn.execute(ROWS_SQL, {
+                    "q": search.query, "id": article_id, "open": _OPEN, "close": _CLOSE, "tokens": SNIPPET_TOKENS,
+                })
+                found = cursor.fetchone()
+                if found is not None:
+                    row = dict(zip([d[0] for d in cursor.description], found, strict=True))
+                    subtitle = row.pop("subtitle_snippet")
+                    if _OPEN not in (row["snippet"] or "") and _OPEN in (subtitle or ""):
+                        row["snippet"] = subtitle  # the match is in the standfirst, not the body
+                    rows.append(row)
+    except sqlite3.OperationalError as exc:
+        if exc.args == ("interrupted",):
+            raise SearchTimedOut() from exc
+        raise
+    return Results(matched, rows)
+
+
+def row_record(datasette: Any, row: dict[str, Any]) -> dict[str, Any]:
+    plain = {k: v for k, v in row.items() if k not in ("marked_title", "snippet")}
+    return {
+        **plain,
+        "href": datasette.urls.row(DB_NAME, "articles", str(row["id"])),
+        "title_html": str(marked(row["marked_title"])),
+        "snippet_html": str(marked(row["snippet"])),
+    }
+
+
+def _pairs(request: Any) -> list[tuple[str, str]]:
+    return parse_qsl(request.query_string, keep_blank_values=False)
+
+
+async def search_view(datasette: Any, request: Any) -> Response:
+    as_json = request.url_vars.get("format") == "json"
+    context: dict[str, Any] = {"search_path": PATH, "sorts": SORTS, "bound": BOUND}
+    try:
+        search = SearchRequest.of(_pairs(request))
+    except ValueError as exc:
+        if as_json:
+            return Response.json({"ok": False, "error": str(exc)}, status=400)
+        context.update({"error": str(exc), "search": None})
+        return Response.html(await datasette.render_template("archiver-search.html", context, request=request), status=400)
+    context["search"] = search
+    status = 200
+    results: Results | None = None
+    if search.query:
+        try:
+            limit = datasette.setting("sql_time_limit_ms")
+            results = await datasette.get_database(DB_NAME).execute_fn(
+                lambda conn: search_archive(conn, search, limit)
+            )
+        except sqlite3.OperationalError as exc:
+            status = 400
+            context["error"] = f"{search.text}: not a search FTS5 can read ({exc})"
+            literal = literal_query(search.text)
+            context["literal_href"] = search.link(q=literal) if literal else None
+        except SearchTimedOut:
+            status = 400
+            context["error"] = f"{search.text}: the search took too long; add a word, or narrow it by site or year"
+    rows = [row_record(datasette, row) for row in (results.rows if results else [])]
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_href = search.link(page=search.page + 1) if more and search.page < last_page() else None
+    if as_json:
+        body: dict[str, Any] = {
+            "ok": status == 200, "q": search.text, "query": search.query, "sort": search.sort,
+            "page": search.page, "rows": rows, "next": next_href,
+        }
+        if results is not None:
+            body.update({"matched": min(results.matched, BOUND), "more_than": results.more_than_bound})
+        if status != 200:
+            body["error"] = context["error"]
+        return Response.json(body, status=status)
+    context.update({
+        "results": results,
+        "rows": [{**row, "title_html": Markup(row["title_html"]), "snippet_html": Markup(row["snippet_html"])} for row in rows],
+        "next_href": next_href,
+        "previous_href": search.link(page=search.page - 1 if search.page > 2 else None) if search.page > 1 else None,
+        "sort_links": {sort: search.link(sort=None if sort == "relevance" else sort) for sort in SORTS},
+        "described": [n.description for n in search.narrowings],
+        "unnarrowed_href": f"{PATH}?{urlencode([('q', search.text)] + ([('sort', search.sort)] if search.sort != 'relevance' else []))}",
+        "table_href": datasette.urls.table(DB_NAME, "articles"),
+    })
+    return Response.html(await datasette.render_template("archiver-search.html", context, request=request), status=status)
+
+
+@hookimpl
+def register_routes() -> list[tuple[str, Any]]:
+    return [(rf"^/{DB_NAME}/-/search(\.(?P<format>json))?$", search_view)]
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    """The article list's search box (`/archive/articles?_search=...`) opens the search page."""
+    table_path = f"/{DB_NAME}/articles"
+
+    def wrap(app: Any) -> Any:
+        async def redirect_search(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope.get("type") == "http" and scope.get("path") == table_path:
+                pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=False)
+                text = next((v for k, v in pairs if k == "_search"), None)
+                if text:
+                    keep = [(k, v) for k, v in pairs if not k.startswith("_") or k in ("_author", "_published")]
+                    location = f"{PATH}?{urlencode([('q', text), *keep])}"
+                    await send({"type": "http.response.start", "status": 302,
+                                "headers": [(b"location", location.encode("latin-1")), (b"content-length", b"0")]})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+            await app(scope, receive, send)
+
+        return redirect_search
+
+    return wrap
