@@ -94,9 +94,12 @@ def main() -> None:
         took = time.monotonic() - started
         print(done.stdout.strip())
         with sqlite3.connect(db) as conn:
-            archived = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+            archived = conn.execute(
+                "SELECT count(*) FROM articles WHERE url NOT LIKE '%stray%' AND url NOT LIKE '%share-links%'"
+            ).fetchone()[0]
             hostile = conn.execute(
-                "SELECT url, error_kind, error_message FROM fetches WHERE url LIKE '%stray%' OR url LIKE '%share-links%'"
+                "SELECT f.url, f.error_kind, f.error_message, a.id IS NOT NULL FROM fetches f "
+                "LEFT JOIN articles a ON a.url = f.url WHERE f.url LIKE '%stray%' OR f.url LIKE '%share-links%'"
             ).fetchall()
             run = conn.execute("SELECT status, stop_reason, duration FROM crawl_runs").fetchone()
     deadline = Settings().deadline
@@ -104,8 +107,9 @@ def main() -> None:
           f"(max_duration {args.max_duration:g} + extract_timeout {timeout:g} = {args.max_duration + timeout:g} s; "
           f"+ deadline {deadline:g} = {args.max_duration + deadline:g} s)")
     print(f"archived {archived} of the 20 normal pages; crawl_runs: {run}")
-    for url, kind, message in hostile:
-        print(f"  {url.rsplit('/', 1)[1]}: {kind}: {message}")
+    for url, kind, message, stored in hostile:
+        outcome = "archived (extracted within the timeout)" if stored else f"{kind}: {message}"
+        print(f"  {url.rsplit('/', 1)[1]}: {outcome}")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,27 @@ def test_a_run_is_recorded_and_the_frontier_holds_every_url(tmp_path, site, fast
     assert "discovered 7, fetched 8, new 6" in report.summary()
 
 
+def test_robots_txt_and_pages_share_the_crawls_connections(tmp_path, site, fast):
+    """robots.txt goes through the same per-host clients as the pages, so one max_connections
+    holds for the whole crawl: with one allowed, a host's robots.txt, feed and articles all
+    travel on one kept-alive connection (a separate robots client would open a second)."""
+    db = db_at(tmp_path)
+    peers: list[tuple[str, int]] = []
+    with serve_site(site) as server:
+        accept = server.process_request
+
+        def counted(request, client_address):  # type: ignore[no-untyped-def]
+            peers.append(client_address)
+            accept(request, client_address)
+
+        server.process_request = counted  # type: ignore[method-assign]
+        report = run(db, server, ["/feed.rss"], replace(fast, max_connections=1))
+        paths = server.log.paths()
+    assert report.new == N
+    assert paths[0] == "/robots.txt" and len(paths) == N + 2
+    assert len(peers) == 1
+
+
 def test_second_run_gets_304s_and_stores_no_new_page(tmp_path, site, fast):
     db = db_at(tmp_path)
     with serve_site(site) as server:

@@ -211,3 +211,4 @@ def test_plain_logs_carry_one_timestamp_format(run_cli, tmp_path):
     assert any(line.split(" ", 1)[1].startswith("new 200 ") for line in lines)  # from the progress
     stamped = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")
     assert all(stamped.match(line) for line in lines), [line for line in lines if not stamped.match(line)]
+    assert not any(" INFO httpx:" in line for line in lines)  # one line per page, archiver's own

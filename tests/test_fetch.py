@@ -18,7 +18,7 @@ from archiver.errors import (
     TransportError,
 )
 from archiver.fetch import fetch, fetch_sync, make_client, parse_retry_after
-from archiver.wire import is_public_address
+from archiver.network import is_public_address
 from support.faultserver import SEED
 
 
@@ -64,21 +64,32 @@ def test_request_carries_host_validators_and_the_defaults(server, settings):
     assert headers["accept"].startswith("text/html")
 
 
+async def to_loopback(host: str, port: int) -> list[str]:
+    """A resolver that sends every host name to the test server's 127.0.0.1."""
+    return ["127.0.0.1"]
+
+
 @pytest.mark.parametrize(
     ("url", "host", "target"),
     [
-        ("http://Bücher.example/ä?q=1#frag", b"xn--bcher-kva.example", b"/%C3%A4?q=1"),
-        ("https://example.org:443/a b", b"example.org", b"/a%20b"),
-        ("http://example.org:8080/", b"example.org:8080", b"/"),
-        ("http://[::1]:8080/x", b"[::1]:8080", b"/x"),
+        ("http://Bücher.example:{port}/ä?q=1#frag", "xn--bcher-kva.example:{port}", "/%C3%A4?q=1"),
+        ("http://example.org:{port}/a b", "example.org:{port}", "/a%20b"),
+        ("http://[::1]:{port}/x", "[::1]:{port}", "/x"),
     ],
 )
-def test_requests_are_encoded_as_httpx_encodes_them(url, host, target, settings):
-    """IDNA hosts, percent-encoded paths, default ports dropped, IPv6 in brackets; no fragment."""
-    origin, sent_target, fields = make_client(settings).request(url, {})
-    assert dict(fields)[b"Host"] == host
-    assert sent_target == target
-    assert origin[0] == url.split(":")[0] and origin[2] == (8080 if ":8080" in url else 443 if url.startswith("https") else 80)
+def test_requests_are_encoded_as_httpx_encodes_them(url, host, target, server, settings, sleeps):
+    """What the server receives: IDNA hosts, percent-encoded paths, IPv6 in brackets; no fragment."""
+    port = server.server_address[1]
+
+    async def run():  # type: ignore[no-untyped-def]
+        async with make_client(settings, resolver=to_loopback) as client:
+            with pytest.raises(HTTPStatusError, match="404"):
+                await fetch(client, url.format(port=port), settings, sleep=sleeps)
+            return client.build_request("GET", "https://example.org:443/a").headers["host"]
+
+    assert asyncio.run(run()) == "example.org"  # default ports dropped
+    _, _, path, headers = server.log.entries[-1]
+    assert (headers["host"], path) == (host.format(port=port), target)
 
 
 def test_retries_503_twice_then_succeeds(base_url, settings, sleeps):

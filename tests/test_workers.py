@@ -300,6 +300,27 @@ def test_a_job_past_the_timeout_has_its_worker_killed_and_replaced_and_the_jobs_
     assert asyncio.run(run()) == 6
 
 
+def _slow_start(*args: object) -> None:
+    time.sleep(1.5)  # a worker that takes long to import and preload (a loaded machine)
+
+
+def test_a_jobs_clock_starts_when_its_worker_has_started_up():
+    async def run():
+        workers = pool(1, initializer=_slow_start, timeout=0.5)
+        await workers.start()
+        try:
+            first = workers.pids[0]
+            answer = await workers.run(_square, 7)  # sent at once, run 1.5 s later: not a timeout
+            assert (workers.timeouts, workers.pids) == (0, [first])
+            with pytest.raises(ExtractTimeout):  # once started, the job's own clock applies
+                await workers.run(_slow, 30.0)
+            return answer
+        finally:
+            await workers.close()
+
+    assert asyncio.run(run()) == 49
+
+
 def test_a_job_that_marks_its_steps_is_timed_per_step_and_a_timeout_names_the_step():
     async def run():
         workers = pool(1, timeout=0.6)

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from archiver import __version__
+from archiver.demo import DEMO_PORT
 from archiver.errors import ArchiverError
 from archiver.options import (
     EXIT_FAILED,
@@ -44,6 +45,8 @@ def main(verbose: int) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(PlainLogFormatter())
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), handlers=[handler])
+    if verbose < 2:  # httpx logs every request at INFO: archiver's own lines already say what was fetched
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -126,9 +129,6 @@ def crawl(
         log_format,
     )
     end_crawl(report, log_format)
-
-
-DEMO_PORT = 8765
 
 
 @main.command()

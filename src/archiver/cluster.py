@@ -26,7 +26,7 @@ from typing import Any
 
 from archiver.config import Settings
 from archiver.errors import ClusterUnavailable, ConfigError
-from archiver.fetch import make_client
+from archiver.fetch import HostClients, make_client
 from archiver.jobs import WorkItem, page_outcome
 from archiver.models import Fetched, FetchResult
 from archiver.rules import SiteRules
@@ -169,6 +169,7 @@ class DaskExecutor:
         self.timeout = timeout
         self.retries = retries
         self.client: Any = None
+        self.clients: HostClients | None = None  # pages are fetched on the workers
         self._ids = itertools.count(1)
         self._waiters: dict[str, asyncio.Future[Any]] = {}
         self._collector: asyncio.Task[None] | None = None

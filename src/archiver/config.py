@@ -46,6 +46,10 @@ class Settings:
     max_body_bytes: int = field(default=10 * 1024 * 1024, metadata={"help": "largest body kept, after decompression"})
     allow_private: bool = field(default=False, metadata={"help": "allow fetching loopback, private and link-local addresses"})
     allow_networks: tuple[str, ...] = field(default=(), metadata={"help": "non-public networks (CIDR) allowed even without allow_private, e.g. an intranet"})
+    proxy: str = field(default="", metadata={"help": "HTTP proxy for every request (http://HOST:PORT); empty: HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY from the environment"})
+    trust_env: bool = field(default=True, metadata={"help": "read proxies and SSL_CERT_FILE / SSL_CERT_DIR from the environment, as httpx does"})
+    http2: bool = field(default=False, metadata={"help": "offer HTTP/2 to https servers (needs the h2 package: archiver[http2])"})
+    max_connections: int = field(default=100, metadata={"help": "connections open at once in all (a new one waits up to connect_timeout for a free slot)"})
     host_delay: float = field(default=1.0, metadata={"help": "seconds between requests to one host during a crawl"})
     crawl_delay_cap: float = field(default=30.0, metadata={"help": "largest robots.txt Crawl-delay honoured, in seconds"})
     host_concurrency: int = field(default=1, metadata={"help": "requests in flight per host during a crawl"})
@@ -87,6 +91,7 @@ LIMITS: dict[str, tuple[float | None, float | None]] = {
     "backoff_max": (0, None),
     "retry_after_cap": (0, None),
     "max_body_bytes": (1024, None),
+    "max_connections": (1, 100_000),
     "host_delay": (0, None),
     "crawl_delay_cap": (0, None),
     "host_concurrency": (1, 64),
@@ -107,6 +112,10 @@ def setting_problem(name: str, value: Any) -> str | None:
             return "must not be empty"
         if any(ch in str(value) for ch in "\r\n\0"):
             return "must be one line (no line breaks or NUL bytes)"
+        return None
+    if name == "proxy":
+        if value and not str(value).lower().startswith(("http://", "https://")):
+            return f"must be an http:// or https:// URL such as http://proxy.example:3128, got {value!r}"
         return None
     bounds = LIMITS.get(name)
     if bounds is None or isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -38,6 +38,9 @@ class Executor(Protocol):
     name: str
     unit_size: int  # URLs per unit
     remote: bool  # runs elsewhere: started (and answering) before the archive is touched
+    # this process's HTTP clients once started (robots.txt goes through them, so one
+    # max_connections holds for the whole process), or None when fetching happens elsewhere
+    clients: HostClients | None
 
     async def start(self, sites: Sequence[SiteRules], settings: Settings) -> None:
         """Start (a second call does nothing)."""

@@ -1,14 +1,14 @@
-"""The only module that fetches (over `archiver.wire`'s connections): HTTP fetching with retries, limits and an egress guard.
+"""The only module that fetches: HTTP fetching with retries, limits and an egress guard, on httpx.
 
-`fetch` is a coroutine over a `Client` (HTTP/1.1 connections behind the egress guard,
-`archiver.wire`) made by
-`make_client`; `fetch_sync` runs it for one-off use. Both return a `Fetched` record or raise a
-`FetchError` subclass, never `None`.
+`fetch` is a coroutine over a `Client` (an `httpx.AsyncClient` whose transports dial behind the
+egress guard, `archiver.transport`) made by `make_client`; `fetch_sync` runs it for one-off use.
+Both return a `Fetched` record or raise a `FetchError` subclass, never `None`.
 
 Guarantees:
 - only http and https, at most `max_redirects` hops, each hop checked;
 - the egress guard runs inside the connection itself (on the address actually dialled), so DNS
-  tricks and redirects to private addresses are refused unless `allow_private`;
+  tricks and redirects to private addresses are refused unless `allow_private`; through a proxy
+  the target host is resolved and checked before the request goes to the proxy;
 - one attempt is bounded by an overall deadline, however slowly the server drips bytes, and one
   URL by a budget across all its attempts and waits; an attempt cut off by the deadline is not
   retried, and no retry starts once the caller's time is up;
@@ -23,16 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import functools
-import ssl
 import time
-import zlib
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -44,34 +41,26 @@ from tenacity import (
 )
 
 from archiver.config import Settings
+from archiver.decoding import read_body
 from archiver.errors import (
     BlockedAddress,
     FetchError,
     HTTPStatusError,
     InvalidURL,
-    TooLarge,
     TransportError,
 )
 from archiver.models import Fetched, header_value
+from archiver.network import AddressRefused, ConnectionSlots, Resolver, resolve
 from archiver.timestamps import utc_now
-from archiver.wire import (
-    AddressPolicy,
-    BrokenResponse,
-    ConnectFailed,
-    ConnectionPool,
-    Origin,
-    Refused,
-    Response,
-    WireError,
-)
+from archiver.transport import transports
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"
-_CHUNK = 64 * 1024
 
 Sleep = Callable[[float], Awaitable[Any]]
+Client = httpx.AsyncClient
 
 
 def check_url(url: str) -> tuple[str, str, int]:
@@ -93,78 +82,31 @@ def check_url(url: str) -> tuple[str, str, int]:
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context for every client (loading the CA store takes tens of ms)."""
-    return ssl.create_default_context()
+def make_client(
+    settings: Settings, *, resolver: Resolver = resolve, slots: ConnectionSlots | None = None
+) -> Client:
+    """An httpx client whose every connection goes through the egress guard, with the crawl's
+    identifying headers, a cookie jar, the settings' timeouts, proxies and HTTP/2, and no
+    redirects followed (`fetch` follows them, checking each hop). Use `async with`.
 
-
-class Client:
-    """What `fetch` sends its requests through: a pool of HTTP/1.1 connections behind the egress
-    guard (`archiver.wire`), the crawl's identifying headers and a cookie jar.
-
-    httpx parses each URL (IDNA hosts, percent-encoding) and keeps the cookies; the connections
-    are this project's own (h11 over asyncio), at a third of the CPU per page of httpx's
-    transport. Use `async with`."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.pool = ConnectionPool(
-            AddressPolicy(settings.allow_private, settings.allow_networks),
-            _ssl_context(),
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            keepalive=5.0,
-            max_idle=20,
-        )
-        self.headers = [
-            (b"User-Agent", settings.user_agent.encode("latin-1", "replace")),
-            (b"Accept", ACCEPT.encode("ascii")),
-            (b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")),
-        ]
-        self.cookies = httpx.Cookies()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.pool.aclose()
-
-    def request(self, url: str, headers: dict[str, str]) -> tuple[Origin, bytes, list[tuple[bytes, bytes]]]:
-        """A GET of `url` as httpx would send it: its origin (scheme, host, port), its target and
-        its header fields (Host, the default headers, `headers`, cookies). Raises httpx.InvalidURL."""
-        parsed = httpx.URL(url)
-        fields = [(b"Host", parsed.netloc), *self.headers]
-        fields += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-        if len(self.cookies.jar):
-            probe = httpx.Request("GET", parsed)
-            self.cookies.set_cookie_header(probe)
-            if "cookie" in probe.headers:
-                fields.append((b"Cookie", probe.headers["cookie"].encode("latin-1")))
-        scheme = parsed.scheme
-        origin = (scheme, parsed.raw_host.decode("ascii"), parsed.port or (443 if scheme == "https" else 80))
-        return origin, parsed.raw_path, fields
-
-    async def get(self, url: str, headers: dict[str, str]) -> Response:
-        """Send that GET; the answer's head (raises httpx.InvalidURL and `archiver.wire` errors)."""
-        return await self.pool.request(*self.request(url, headers))
-
-    def keep_cookies(self, url: str, answer: _Answer) -> None:
-        if answer.header("set-cookie") is not None:
-            self.cookies.extract_cookies(
-                httpx.Response(answer.status, headers=list(answer.headers), request=httpx.Request("GET", url))
-            )
-
-
-def make_client(settings: Settings) -> Client:
-    """A client whose every connection goes through the egress guard.
-
-    A crawl gives each host a client of its own (`HostClients`): httpcore scans every pooled
-    connection on each request, so one pool shared by many hosts costs more per request the
-    more hosts it holds."""
-    return Client(settings)
+    `slots` caps the connections open at once across the clients sharing it (`HostClients`
+    passes one to all of its clients); without it the client has its own `max_connections`.
+    `resolver` replaces the system's (tests)."""
+    slots = slots or ConnectionSlots(settings.max_connections)
+    direct, mounts = transports(settings, resolver=resolver, slots=slots)
+    return httpx.AsyncClient(
+        transport=direct,
+        mounts=mounts,
+        headers={"User-Agent": settings.user_agent, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
+        timeout=httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            write=settings.read_timeout,
+            pool=settings.connect_timeout,
+        ),
+        follow_redirects=False,
+        trust_env=False,  # the environment is read by `transports` (proxies) and its TLS context
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,24 +119,18 @@ class _Answer:
     headers: tuple[tuple[str, str], ...]
 
     @classmethod
-    def of(cls, url: str, response: Response) -> _Answer:
-        return cls(url, response.status, response.reason.decode("latin-1"), _decode_headers(response.headers))
+    def of(cls, url: str, response: httpx.Response) -> _Answer:
+        return cls(url, response.status_code, response.reason_phrase, tuple(response.headers.multi_items()))
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)
 
 
-def _decode_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
-    for encoding in ("ascii", "utf-8"):
-        try:
-            return tuple((name.decode(encoding).lower(), value.decode(encoding)) for name, value in raw)
-        except UnicodeDecodeError:
-            continue
-    return tuple((name.decode("iso-8859-1").lower(), value.decode("iso-8859-1")) for name, value in raw)
-
-
 class HostClients:
-    """A client per host (see `make_client`), for a crawl that talks to many hosts at once.
+    """A client per host (see `make_client`), for a crawl that talks to many hosts at once:
+    httpcore scans every pooled connection on each request, so one pool shared by many hosts
+    costs more per request the more hosts it holds. All of them share one `max_connections`:
+    a connection past it first closes the least recently used client not in use.
 
     At most `keep` clients stay open; past that, the least recently used one not in use is
     closed."""
@@ -202,6 +138,7 @@ class HostClients:
     def __init__(self, settings: Settings, keep: int = 64) -> None:
         self.settings = settings
         self.keep = max(1, keep)
+        self.slots = ConnectionSlots(settings.max_connections, reclaim=self._close_one_idle)
         self._clients: OrderedDict[str, Client] = OrderedDict()
         self._busy: Counter[str] = Counter()
 
@@ -213,7 +150,7 @@ class HostClients:
         """The client of `host`, held (never closed) until the block ends."""
         client = self._clients.get(host)
         if client is None:
-            client = self._clients[host] = make_client(self.settings)
+            client = self._clients[host] = make_client(self.settings, slots=self.slots)
         self._clients.move_to_end(host)
         self._busy[host] += 1
         try:
@@ -225,167 +162,23 @@ class HostClients:
             await self._trim()
 
     async def _trim(self) -> None:
-        while len(self._clients) > self.keep:
-            idle = next((host for host in self._clients if host not in self._busy), None)
-            if idle is None:
-                return
-            await self._clients.pop(idle).aclose()
+        while len(self._clients) > self.keep and await self._close_one_idle():
+            pass
+
+    async def _close_one_idle(self) -> bool:
+        """Close the least recently used client not in use (its connections give their slots
+        back); False when every client is in use."""
+        idle = next((host for host in self._clients if host not in self._busy), None)
+        if idle is None:
+            return False
+        await self._clients.pop(idle).aclose()
+        return True
 
     async def aclose(self) -> None:
         clients = list(self._clients.values())
         self._clients.clear()
         for client in clients:
             await client.aclose()
-
-
-# --- bounded decompression -----------------------------------------------------------------------
-
-
-class _Decoder:
-    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
-        """Yield decoded pieces of at most about `room` bytes at a time."""
-        raise NotImplementedError
-
-    def flush(self) -> bytes:
-        return b""
-
-
-class _Identity(_Decoder):
-    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
-        yield data
-
-
-class _Zlib(_Decoder):
-    def __init__(self, wbits: int) -> None:
-        self._wbits = wbits
-        self._obj = zlib.decompressobj(wbits)
-        self._first = True
-
-    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
-        limit = max(1, min(room + 1, _CHUNK))
-        pending = data
-        while pending:
-            try:
-                out = self._obj.decompress(pending, limit)
-            except zlib.error:
-                if self._first and self._wbits == zlib.MAX_WBITS:
-                    # "deflate" sent raw, without the zlib wrapper, as some servers do
-                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-                    self._wbits = -zlib.MAX_WBITS
-                    self._first = False
-                    continue
-                raise
-            self._first = False
-            yield out
-            pending = self._obj.unconsumed_tail
-            if self._obj.eof:
-                break
-
-    def flush(self) -> bytes:
-        return self._obj.flush()
-
-
-class _Brotli(_Decoder):
-    def __init__(self) -> None:
-        import brotli
-
-        self._obj = brotli.Decompressor()
-        self._error = brotli.error
-
-    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
-        limit = max(1, min(room + 1, _CHUNK))
-        try:
-            yield self._obj.process(data, output_buffer_limit=limit)
-            while not self._obj.can_accept_more_data():
-                yield self._obj.process(b"", output_buffer_limit=limit)
-        except self._error as exc:
-            raise zlib.error(str(exc)) from exc
-
-
-class _Zstd(_Decoder):
-    _STEP = 256  # input bytes per call: a few zstd blocks at most, so output stays small
-
-    def __init__(self) -> None:
-        import zstandard
-
-        self._obj = zstandard.ZstdDecompressor().decompressobj()
-        self._error = zstandard.ZstdError
-
-    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
-        try:
-            for i in range(0, len(data), self._STEP):
-                yield self._obj.decompress(data[i : i + self._STEP])
-        except self._error as exc:
-            raise zlib.error(str(exc)) from exc
-
-
-def _decoders(content_encoding: str | None) -> list[_Decoder]:
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
-    chain: list[_Decoder] = []
-    for coding in reversed(codings):
-        if coding in ("identity", ""):
-            continue
-        if coding in ("gzip", "x-gzip"):
-            chain.append(_Zlib(zlib.MAX_WBITS | 16))
-        elif coding == "deflate":
-            chain.append(_Zlib(zlib.MAX_WBITS))
-        elif coding == "br":
-            chain.append(_Brotli())
-        elif coding == "zstd":
-            chain.append(_Zstd())
-        else:
-            raise ValueError(coding)
-    return chain or [_Identity()]
-
-
-async def _read_body(
-    response: Response, answer: _Answer, url: str, limit: int, truncate: bool = False
-) -> bytes:
-    encoding = answer.header("content-encoding")
-    try:
-        chain = _decoders(encoding)
-    except ValueError as exc:
-        raise TransportError(url, f"unsupported Content-Encoding {exc.args[0]!r}") from None
-    declared = answer.header("content-length")
-    if declared and declared.isdigit() and not encoding and int(declared) > limit and not truncate:
-        raise TooLarge(url, f"body of {int(declared)} bytes is over the {limit}-byte cap")
-    out = bytearray()
-    downloaded = 0
-
-    identity = isinstance(chain[0], _Identity)
-
-    def push(data: bytes, level: int) -> None:
-        if level == len(chain):
-            out.extend(data)
-            if len(out) > limit:
-                if truncate:
-                    del out[limit:]
-                    raise _Enough
-                raise TooLarge(url, f"body passed the {limit}-byte cap (after decompression)")
-            return
-        for piece in chain[level].feed(data, limit - len(out)):
-            if piece:
-                push(piece, level + 1)
-
-    try:
-        async for raw in response.chunks():  # as read from the socket
-            downloaded += len(raw)
-            if downloaded > limit and not truncate:
-                raise TooLarge(url, f"body passed the {limit}-byte cap")
-            push(raw, 1 if identity else 0)
-        for level, decoder in enumerate(chain):
-            tail = decoder.flush()
-            if tail:
-                push(tail, level + 1)
-    except _Enough:
-        pass  # truncate: the first `limit` bytes are all that is wanted
-    except zlib.error as exc:
-        raise TransportError(url, f"corrupt {encoding} body: {exc}") from None
-    return bytes(out)
-
-
-class _Enough(Exception):
-    """Raised inside the body reader once a truncating read has its bytes."""
 
 
 # --- one request, then the retrying fetch ---------------------------------------------------------
@@ -416,12 +209,20 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _map_transport(url: str, exc: WireError) -> FetchError:
-    if isinstance(exc, ConnectFailed):
-        return TransportError(url, f"cannot connect: {exc}")
-    if isinstance(exc, BrokenResponse):
-        return TransportError(url, f"connection broken mid-response: {exc}")
-    return TransportError(url, str(exc))  # WireTimeout: says what timed out
+def _map_transport(url: str, exc: httpx.TransportError, settings: Settings, reading: bool) -> FetchError:
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return TransportError(url, f"cannot connect: {detail}")
+    if isinstance(exc, httpx.ReadTimeout):
+        return TransportError(url, f"timed out reading the answer (nothing for {settings.read_timeout:g}s)")
+    if isinstance(exc, httpx.PoolTimeout):
+        return TransportError(url, f"no free connection within {settings.connect_timeout:g}s (max_connections)")
+    if isinstance(exc, httpx.ProxyError):
+        return TransportError(url, f"the proxy refused or failed the request: {detail}")
+    if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)):
+        where = "mid-response" if reading else "before the answer"
+        return TransportError(url, f"connection broken {where}: {detail}")
+    return TransportError(url, detail)
 
 
 async def _attempt(
@@ -438,10 +239,11 @@ async def _attempt(
     current = url
     while True:
         try:
-            response = await client.get(current, headers)
+            reading = False
+            request = client.build_request("GET", current, headers=headers or None)
+            response = await client.send(request, stream=True)
             try:
                 answer = _Answer.of(current, response)
-                client.keep_cookies(current, answer)
                 location = answer.header("location")
                 if answer.status in REDIRECT_STATUSES and location is not None:
                     if len(hops) >= settings.max_redirects:
@@ -452,20 +254,26 @@ async def _attempt(
                     current = urljoin(current, location.strip())
                     check_url(current)
                     continue
-                body = await _read_body(response, answer, url, limit, truncate)
+                reading = True
+                body = await read_body(
+                    response.aiter_raw(), url, limit,
+                    encoding=answer.header("content-encoding"),
+                    declared=answer.header("content-length"),
+                    truncate=truncate,
+                )
                 return answer, body, hops
             finally:
                 await response.aclose()
-        except Refused as exc:
+        except AddressRefused as exc:
             raise BlockedAddress(
                 url,
                 f"{exc.host} resolves to non-public address {exc.address}; "
                 "pass --allow-private (or ARCHIVER_ALLOW_PRIVATE=1) to fetch local addresses",
             ) from None
-        except httpx.InvalidURL as exc:
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise InvalidURL(current, f"malformed URL ({exc})") from None
-        except WireError as exc:
-            raise _Retryable(_map_transport(url, exc)) from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(_map_transport(url, exc, settings, reading)) from exc
 
 
 async def fetch(

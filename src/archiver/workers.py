@@ -12,9 +12,9 @@ threads, about a fifth of the CPU per page.
   `archiver.pools.forkserver_context`), run their initializer, then jobs in order; a job's
   exception comes back and is raised to its caller.
 - A job goes to the worker with the fewest jobs in flight.
-- With a `timeout`, a job that runs longer (counted from when its worker could start it, or
-  from its last `mark()`) has its worker killed: the job fails with `ExtractTimeout` and the
-  jobs queued behind it go to a new worker, so one page that is slow to extract cannot hold up
+- With a `timeout`, a job that runs longer (counted from when its worker could start it, once
+  the worker has started up, or from its last `mark()`) has its worker killed: the job fails
+  with `ExtractTimeout` and the jobs queued behind it go to a new worker, so one page that is slow to extract cannot hold up
   the pages after it. A job that works through many pages calls `mark(note)` as it starts each
   one: the clock starts again, and the note (which page) comes with the `ExtractTimeout`.
 - A worker that dies (killed, out of memory, or brought down by the page it was extracting) fails
@@ -46,6 +46,8 @@ from archiver.errors import ArchiverError, ExtractTimeout, WorkerDied, WorkersFa
 log = logging.getLogger(__name__)
 
 _JOIN_SECONDS = 5.0
+_START_SECONDS = 60.0  # a new worker's start-up (imports, initializer) on top of a job's timeout
+_READY = "ready"  # the first message of a worker whose initializer has run
 _results: Connection | None = None  # in a worker process: where answers and marks go
 
 
@@ -76,6 +78,7 @@ def _serve(jobs: Connection, results: Connection, initializer: Callable[..., Non
             pass
     _results = results
     initializer(*initargs)
+    results.send_bytes(pickle.dumps((_READY, None), pickle.HIGHEST_PROTOCOL))
     while True:
         try:
             data = jobs.recv_bytes()
@@ -124,6 +127,7 @@ class _Worker:
     waiting: deque[Job] = field(default_factory=deque)  # in the order the worker runs them
     dead: bool = False
     answered: int = 0  # answers it sent back
+    ready: bool = False  # its initializer has run: a job's clock starts no earlier
     timer: asyncio.TimerHandle | None = None  # the running job's timeout
     note: Any = None  # what the running job last said it was doing (`mark`)
     expired: Job | None = None  # the job it was killed for running too long
@@ -220,7 +224,10 @@ class WorkerPool:
             worker.timer.cancel()
             worker.timer = None
         if self.timeout is not None and worker.waiting and self.loop is not None:
-            worker.timer = self.loop.call_later(self.timeout, self._expire, worker)
+            # a worker still starting (forked, importing, preloading) gets its start-up time
+            # on top: the job's own clock starts once the worker says it is ready
+            limit = self.timeout if worker.ready else self.timeout + _START_SECONDS
+            worker.timer = self.loop.call_later(limit, self._expire, worker)
 
     def _expire(self, worker: _Worker) -> None:
         """A job ran past the timeout: kill its worker (`_ended` fails the job, and replaces it)."""
@@ -243,6 +250,10 @@ class WorkerPool:
         except (EOFError, OSError):
             return False
         ok, value = pickle.loads(data)
+        if ok == _READY:
+            worker.ready = True
+            self._arm(worker)
+            return True
         if ok is None:  # a mark: the job started its next piece of work
             worker.note = value
             self._arm(worker)

@@ -21,7 +21,7 @@ from archiver.crawl.outcomes import Outcomes
 from archiver.crawl.policy import Politeness
 from archiver.crawl.sources import Source
 from archiver.errors import FetchError, HTTPStatusError
-from archiver.fetch import Client, Sleep, fetch
+from archiver.fetch import HostClients, Sleep, fetch
 from archiver.models import FetchFailure, FetchResult
 from archiver.robots import (
     ALLOW_ALL,
@@ -42,7 +42,7 @@ log = logging.getLogger("archiver.crawl")
 
 
 class RobotsService:
-    """robots.txt for one crawl run (see the module doc); `client` is set when the run starts."""
+    """robots.txt for one crawl run (see the module doc); `clients` is set when the run starts."""
 
     def __init__(
         self,
@@ -58,7 +58,7 @@ class RobotsService:
         self.db = outcomes.db
         self.sleep = sleep
         self.until = until
-        self.client: Client | None = None
+        self.clients: HostClients | None = None
         self.policies: dict[str, RobotsPolicy] = {}
         self.locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.auto_hosts = {host_key(s.url): s for s in sources if s.auto}
@@ -87,10 +87,10 @@ class RobotsService:
         if cached is not None:
             return policy_from_response(home, cached[0], cached[1].encode("utf-8"))
         status: int | None
-        assert self.client is not None, "RobotsService.client is set when the run starts"
+        assert self.clients is not None, "RobotsService.clients is set when the run starts"
         try:
-            async with gate.turn():
-                answer = await fetch(self.client, robots_url(home), self.settings, sleep=self.sleep,
+            async with gate.turn(), self.clients.client(host_key(home)) as client:
+                answer = await fetch(client, robots_url(home), self.settings, sleep=self.sleep,
                                      max_bytes=MAX_ROBOTS_BYTES, truncate=True, until=self.until())
             status, body_bytes = answer.status, answer.content
         except HTTPStatusError as exc:

@@ -32,7 +32,7 @@ from archiver.crawl.robots import RobotsService
 from archiver.crawl.sources import Source
 from archiver.errors import ArchiverError, CrawlFailed, StoreError
 from archiver.executor import Executor, make_executor
-from archiver.fetch import Sleep, make_client
+from archiver.fetch import HostClients, Sleep
 from archiver.jobs import LinkRules, WorkItem
 from archiver.models import CrawlReport, FetchResult
 from archiver.pools import worker_pool
@@ -203,9 +203,16 @@ class Crawler:
         handled = self._install_signals(loop)
         status = "running"
         try:
-            async with make_client(self.settings) as client:
-                self.robots.client = client
+            # robots.txt through the executor's clients where it fetches here, so one
+            # max_connections holds for the process and a host's robots.txt and pages share
+            # a connection; else through clients of its own
+            own = None if self.executor.clients is not None else HostClients(self.settings)
+            self.robots.clients = own if own is not None else self.executor.clients
+            try:
                 await self._schedule()
+            finally:
+                if own is not None:
+                    await own.aclose()
             status = "done"
             if self.stop_reason == "signal":
                 status = "interrupted"

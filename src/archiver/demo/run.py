@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from archiver.config import Settings
+from archiver.demo import DEMO_PORT
 from archiver.crawl import Progress, Source, run_crawl
 from archiver.localserver import SiteHandler, SiteServer, serve
 from archiver.models import CrawlReport
@@ -33,7 +34,6 @@ from archiver.rules import SiteRules
 SITE = Path(__file__).resolve().parent / "site"
 LEVANT = SITE / "levant-dispatch"
 COURIER = SITE / "harbor-valley-courier"
-DEMO_PORT = 8765
 DEMO_HOST_DELAY = 0.05  # our own server on loopback: a short pause keeps the crawl polite yet quick
 
 TEMPLATED = {
