@@ -12,7 +12,7 @@ import pytest
 
 from archiver import store
 from archiver.models import Article, Fetched, FetchResult
-from archiver.store.counts import FACET_PAIRS
+from archiver.store.counts import FACET_PAIRS, LOG_FACETS
 
 AUTHORS = ("Ana Pérez", "Bo Lind", "Chen Wu")
 
@@ -70,6 +70,17 @@ def truth(db: store.Archive) -> tuple[Counter[tuple[str, str, str, str]], dict[s
     return counts, {site: tuple(s) for site, s in stats.items()}
 
 
+def log_counts(db: store.Archive) -> tuple[Counter[tuple[str, str, object]], Counter[tuple[str, str, object]]]:
+    """The log tables' kept column counts, and the same recomputed with GROUP BY."""
+    counted: Counter[tuple[str, str, object]] = Counter()
+    for table, columns in LOG_FACETS.items():
+        for column, value in columns.items():
+            sql = f"SELECT {value.format(row=table)}, count(*) FROM {table} GROUP BY 1"
+            counted.update({(table, column, v): n for v, n in db.execute(sql).fetchall() if v is not None})
+    held = Counter({(t, c, v): n for t, c, v, n in db.execute("SELECT * FROM column_counts WHERE rows != 0")})
+    return held, counted
+
+
 def kept(db: store.Archive) -> tuple[Counter[tuple[str, str, str, str]], dict[str, tuple[int, ...]]]:
     counts = Counter({
         (w, wv, f, v): n
@@ -104,6 +115,9 @@ def test_counts_stay_exact_through_writes_corrections_and_deletes(tmp_path: Path
             conn.execute("DELETE FROM article_versions WHERE article_id = 6")
             conn.execute("DELETE FROM articles WHERE id = 6")
         assert kept(db) == truth(db)
+        held, counted = log_counts(db)
+        assert held == counted and held["fetches", "outcome", "changed"] == 1
+        assert held["article_versions", "version", 2] == 1
         assert kept(db)[0]["site", article(5).url.split("/")[2], "author", "Dee Okafor"] == 1
         assert kept(db)[0]["year", "2019", "section", "Politics"] == 1
 
@@ -120,8 +134,12 @@ def test_an_older_archive_is_counted_in_bulk_as_the_triggers_would(tmp_path: Pat
     assert store.upgrade_archive(path) == ["archive_0008_browse_at_scale"]
     with store.Archive(path) as db:
         assert kept(db) == truth(db)
+        held, counted = log_counts(db)
+        assert held == counted and held["fetches", "started_at", "2026-01-01"] == 29
         save(db, article(30))  # and the triggers carry on from there
         assert kept(db) == truth(db)
+        held, counted = log_counts(db)
+        assert held == counted
         indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert {"idx_articles_site_published", "idx_article_facets_value"} <= indexes
         assert "idx_articles_site" not in indexes  # covered by (site, published_at)

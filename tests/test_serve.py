@@ -151,6 +151,25 @@ def test_articles_newest_first_with_facets(ds):
     assert [(m["value"], m["count"], m["selected"]) for m in months] == [("2025", 2, True), ("2025-09", 2, False)]
 
 
+def test_log_tables_facet_from_kept_counts(ds):
+    facets = get(ds, "/archive/fetches.json")["facet_results"]
+    outcomes = {item["value"]: item["count"] for item in facets["outcome"]["results"]}
+    assert outcomes == {"new": 3, "changed": 1, "failed": 4}
+    assert {item["value"]: item["count"] for item in facets["started_at"]["results"]} == {
+        "2026-01-01": 2, "2026-01-02": 2, "2026-01-03": 4,
+    }
+    failed = next(item for item in facets["outcome"]["results"] if item["value"] == "failed")
+    narrowed = get(ds, failed["toggle_url"].replace("http://localhost", ""))
+    assert narrowed["filtered_table_rows_count"] == 4
+    # narrowed, the facets count the rows in the list
+    assert {i["value"]: i["count"] for i in narrowed["facet_results"]["error_kind"]["results"]} == {
+        "http-status": 2, "transport": 1, "extract": 1,
+    }
+    day = get(ds, "/archive/fetches.json?started_at__date=2026-01-03")
+    assert day["filtered_table_rows_count"] == 4
+    assert [i["value"] for i in get(ds, "/archive/article_versions.json")["facet_results"]["version"]["results"]] == [1, 2]
+
+
 def test_full_text_search_with_and_without_accents(ds):
     assert [r["title"] for r in rows(ds, "/archive/articles.json?_search=cafe")] == [HARBOUR.title]
     assert [r["title"] for r in rows(ds, "/archive/articles.json?_search=Café")] == [HARBOUR.title]

@@ -12,6 +12,9 @@ through `article_facets`, within Datasette's facet time limit.
     {"counted": "published_at"}                     years, the months of a chosen year, the
                                                     days of a chosen month (?_published=2024)
 
+The log tables' facets (fetches, pages, versions: `LOG_FACETS`) read `column_counts` the same
+way when nothing narrows the table, and count the rows of a narrowed table when asked.
+
 `filters_from_request` turns `_author` and `_published` (`archiver.datasette.narrowing`) into SQL.
 """
 
@@ -35,7 +38,7 @@ from archiver.datasette.narrowing import (
     period_label,
     request_pairs,
 )
-from archiver.store.counts import FACET_PAIRS
+from archiver.store.counts import FACET_PAIRS, LOG_FACETS
 
 TABLE = "articles"
 PERIODS = ("year", "month", "day")
@@ -121,6 +124,8 @@ class CountedFacet(Facet):
     async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
         results: list[dict[str, Any]] = []
         timed_out: list[str] = []
+        if self.table in LOG_FACETS:
+            return await self._log_results()
         if self.table != TABLE:
             return results, timed_out
         narrowings, other = narrowings_of(request_pairs(self.request))
@@ -166,6 +171,53 @@ class CountedFacet(Facet):
                 ),
                 "results": values,
                 "truncated": len(rows) > size,
+            })
+        return results, timed_out
+
+
+    async def _log_results(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """A log table's facets: kept counts, or a count of the narrowed rows."""
+        results: list[dict[str, Any]] = []
+        timed_out: list[str] = []
+        pairs = request_pairs(self.request)
+        narrowed = narrowings_of(pairs)[1] or bool(narrowings_of(pairs)[0])
+        size = self.get_facet_size()
+        columns = LOG_FACETS[str(self.table)]
+        for source_and_config in self.get_configs():
+            column = source_and_config["config"]["simple"]
+            if column not in columns:
+                continue
+            value_sql = columns[column].format(row="t")
+            if narrowed:
+                sql = (
+                    f"SELECT {value_sql} AS value, count(*) AS n FROM ({self.sql}) AS t "
+                    f"WHERE value IS NOT NULL GROUP BY value ORDER BY n DESC, value LIMIT {size + 1}"
+                )
+                params, limit = self.params, self.ds.setting("facet_time_limit_ms")
+            else:
+                sql = (
+                    "SELECT value, rows AS n FROM column_counts WHERE table_name = :table AND column_name = :column "
+                    f"AND rows > 0 ORDER BY n DESC, value LIMIT {size + 1}"
+                )
+                params, limit = {"table": self.table, "column": column}, None
+            try:
+                answer = await self.ds.execute(self.database, sql, params, truncate=False, custom_time_limit=limit)
+            except QueryInterrupted:
+                timed_out.append(column)
+                continue
+            param = f"{column}__date" if value_sql.startswith("date(") else column
+            values = []
+            for row in answer.rows[:size]:
+                selected = (param, str(row["value"])) in pairs
+                kept = [(k, v) for k, v in pairs if k != "_next" and not (k == param and v == str(row["value"]))]
+                values.append({
+                    "value": row["value"], "label": row["value"], "count": row["n"], "selected": selected,
+                    "toggle_url": self._link(kept if selected else [*kept, (param, str(row["value"]))]),
+                })
+            results.append({
+                "name": column, "type": "column", "hideable": source_and_config["source"] != "metadata",
+                "toggle_url": self._link([(k, v) for k, v in pairs if not (k.startswith("_facet") and v == column)]),
+                "results": values, "truncated": len(answer.rows) > size,
             })
         return results, timed_out
 

@@ -42,20 +42,31 @@ class Narrowing:
         """SQL (a condition on `table`) and its parameters (named `key` and `key`_...)."""
         if self.facet in COLUMNS:
             return f"{table}.[{self.facet}] = :{key}", {key: self.value}
-        member = (
-            f"{table}.id IN (SELECT article_id FROM article_facets "
-            f"WHERE facet = '{self.facet}' AND value = :{key})"
-        )
         if self.facet == "author":
-            return member, {key: self.value}
-        # the UTC period is exact through article_facets; the range on the stated time (a day
-        # wider each way, for any offset) lets the list's date index serve it in order
+            return (
+                f"{table}.id IN (SELECT article_id FROM article_facets WHERE facet = 'author' AND value = :{key})",
+                {key: self.value},
+            )
+        # A stated time at least a day inside the period is in it in UTC too, whatever its offset
+        # (offsets run from -12 to +14 hours): only the day at each end is checked against the
+        # UTC period (article_facets), so the list's date index serves the rest, in order.
         start, end = period_bounds(self.value)
-        wide_start = (date.fromisoformat(_day(start)) - timedelta(days=1)).isoformat()
-        wide_end = (date.fromisoformat(_day(end)) + timedelta(days=1)).isoformat()
+        first, last = date.fromisoformat(_day(start)), date.fromisoformat(_day(end))
+        day = timedelta(days=1)
+        params = {
+            key: self.value,
+            f"{key}_from": (first - day).isoformat(),
+            f"{key}_to": (last + day).isoformat(),
+            f"{key}_inner_from": (first + day).isoformat(),
+            f"{key}_inner_to": (last - day).isoformat(),
+        }
+        column = f"{table}.published_at"
         return (
-            f"{table}.published_at >= :{key}_from AND {table}.published_at < :{key}_to AND {member}",
-            {key: self.value, f"{key}_from": wide_start, f"{key}_to": wide_end},
+            f"{column} >= :{key}_from AND {column} < :{key}_to AND ("
+            f"({column} >= :{key}_inner_from AND {column} < :{key}_inner_to) OR EXISTS ("
+            f"SELECT 1 FROM article_facets WHERE article_id = {table}.id "
+            f"AND facet = '{self.facet}' AND value = :{key}))",
+            params,
         )
 
     @property

@@ -100,21 +100,20 @@ def count_sql(narrow: str) -> str:
     )
 
 
-def page_sql(sort: str, narrow: str, bounded: bool) -> str:
-    """The ids of one page of results (:limit, :offset)."""
+def scored_sql(narrow: str) -> str:
+    """Matches with their bm25 score, the most recently archived first, up to :cap: the count
+    and the candidates of relevance order in one pass."""
     join = " JOIN articles ON articles.id = articles_fts.rowid" if narrow else ""
     also = f" AND {narrow}" if narrow else ""
-    if sort == "relevance":
-        if not bounded:
-            return (
-                f"SELECT articles_fts.rowid AS id FROM articles_fts{join} WHERE articles_fts MATCH :q{also} "
-                f"ORDER BY bm25(articles_fts, {WEIGHTS}), articles_fts.rowid DESC LIMIT :limit OFFSET :offset"
-            )
-        return (
-            f"SELECT id FROM (SELECT articles_fts.rowid AS id, bm25(articles_fts, {WEIGHTS}) AS score "
-            f"FROM articles_fts{join} WHERE articles_fts MATCH :q{also} ORDER BY articles_fts.rowid DESC LIMIT :bound) "
-            "ORDER BY score, id DESC LIMIT :limit OFFSET :offset"
-        )
+    return (
+        f"SELECT articles_fts.rowid, bm25(articles_fts, {WEIGHTS}) FROM articles_fts{join} "
+        f"WHERE articles_fts MATCH :q{also} ORDER BY articles_fts.rowid DESC LIMIT :cap"
+    )
+
+
+def dated_sql(sort: str, narrow: str, bounded: bool) -> str:
+    """The ids of one page of results in date order (:limit, :offset)."""
+    also = f" AND {narrow}" if narrow else ""
     order = (
         "articles.published_at DESC, articles.id DESC"
         if sort == "newest"
@@ -163,9 +162,16 @@ def search_archive(conn: sqlite3.Connection, search: SearchRequest, time_limit_m
     params.update({"q": search.query, "cap": BOUND + 1})
     try:
         with sqlite_timelimit(conn, time_limit_ms):
-            matched = conn.execute(count_sql(narrow), params).fetchone()[0]
-            params.update({"limit": PAGE_SIZE + 1, "offset": (search.page - 1) * PAGE_SIZE, "bound": BOUND})
-            ids = [row[0] for row in conn.execute(page_sql(search.sort, narrow, matched > BOUND), params)]
+            offset = (search.page - 1) * PAGE_SIZE
+            if search.sort == "relevance":
+                scored = conn.execute(scored_sql(narrow), params).fetchall()
+                matched = len(scored)
+                ranked = sorted(scored[:BOUND], key=lambda pair: (pair[1], -pair[0]))
+                ids = [pair[0] for pair in ranked[offset : offset + PAGE_SIZE + 1]]
+            else:
+                matched = conn.execute(count_sql(narrow), params).fetchone()[0]
+                params.update({"limit": PAGE_SIZE + 1, "offset": offset})
+                ids = [row[0] for row in conn.execute(dated_sql(search.sort, narrow, matched > BOUND), params)]
             rows = []
             for article_id in ids:
                 cursor = conn.execute(ROWS_SQL, {

@@ -8,8 +8,11 @@ browsing a thousand does (migration `archive_0008_browse_at_scale`, in `archiver
                      article list's facets show when nothing, or one of those values, narrows it
     site_stats       per site: articles, empty bodies, missing dates and authors, words (the
                      `extraction_health` query)
+    column_counts    rows per value of the columns the log tables' facets show (fetches by
+                     outcome, error kind, status and day; pages by status and media type;
+                     versions by number), as LOG_FACETS lists them
 
-Triggers keep all three exact on every insert, update and delete of `articles`, whatever writes
+Triggers keep them all exact on every insert, update and delete of `articles`, whatever writes
 it (archiver's store, `reextract`, a user's own SQL), in the same transaction: they cannot
 drift from the articles they count. The migration fills them for an existing archive in bulk.
 Also here: the indexes behind the list's sorts and narrowings and the canned queries.
@@ -102,6 +105,54 @@ _COUNT = """
         WHERE o.article_id = {row}.article_id AND NOT (o.facet = {row}.facet AND o.value = {row}.value)
         ON CONFLICT DO UPDATE SET articles = articles + excluded.articles;
 """
+
+# table -> {column: SQL of the value counted, from the row {row}}: the log tables' facets
+LOG_FACETS: dict[str, dict[str, str]] = {
+    "fetches": {"outcome": "{row}.outcome", "error_kind": "{row}.error_kind", "status": "{row}.status",
+                "started_at": "date({row}.started_at)"},
+    "pages": {"status": "{row}.status", "content_type": "{row}.content_type"},
+    "article_versions": {"version": "{row}.version"},
+}
+
+
+def _column_count(table: str, column: str, value: str, sign: str) -> str:
+    return (
+        "INSERT INTO column_counts (table_name, column_name, value, rows) "
+        f"SELECT '{table}', '{column}', v, {sign}1 FROM (SELECT {value} AS v) WHERE v IS NOT NULL "
+        "ON CONFLICT DO UPDATE SET rows = rows + excluded.rows;"
+    )
+
+
+def _log_counts() -> str:
+    """column_counts, its backfill and the triggers that keep it."""
+    sql = ["""
+        CREATE TABLE column_counts (
+            table_name TEXT NOT NULL,
+            column_name TEXT NOT NULL,
+            value NOT NULL,              -- as the column holds it (a day for a time column)
+            rows INTEGER NOT NULL,       -- 0 once the last one is gone
+            PRIMARY KEY (table_name, column_name, value)
+        ) WITHOUT ROWID;
+    """]
+    for table, columns in LOG_FACETS.items():
+        for column, value in columns.items():
+            plain = value.format(row=table)
+            sql.append(
+                "INSERT INTO column_counts (table_name, column_name, value, rows) "
+                f"SELECT '{table}', '{column}', {plain}, count(*) FROM [{table}] "
+                f"WHERE {plain} IS NOT NULL GROUP BY {plain};"
+            )
+        added = "\n".join(_column_count(table, c, v.format(row="NEW"), "+") for c, v in columns.items())
+        removed = "\n".join(_column_count(table, c, v.format(row="OLD"), "-") for c, v in columns.items())
+        watched = ", ".join(columns)
+        sql.append(f"CREATE TRIGGER {table}_column_counts_ai AFTER INSERT ON [{table}] BEGIN\n{added}\nEND;")
+        sql.append(f"CREATE TRIGGER {table}_column_counts_ad AFTER DELETE ON [{table}] BEGIN\n{removed}\nEND;")
+        sql.append(
+            f"CREATE TRIGGER {table}_column_counts_au AFTER UPDATE OF {watched} ON [{table}] "
+            f"BEGIN\n{removed}\n{added}\nEND;"
+        )
+    return "\n".join(sql)
+
 
 ARCHIVE_0008_BROWSE_AT_SCALE = (
     """
@@ -214,4 +265,5 @@ ARCHIVE_0008_BROWSE_AT_SCALE = (
             {_STATS.format(row="NEW", sign="+")}
         END;
     """
+    + _log_counts()
 )
