@@ -61,13 +61,13 @@ class Narrowing:
             f"{key}_inner_to": (last - day).isoformat(),
         }
         column = f"{table}.published_at"
-        return (
+        sql = (
             f"{column} >= :{key}_from AND {column} < :{key}_to AND ("
             f"({column} >= :{key}_inner_from AND {column} < :{key}_inner_to) OR EXISTS ("
             f"SELECT 1 FROM article_facets WHERE article_id = {table}.id "
-            f"AND facet = '{self.facet}' AND value = :{key}))",
-            params,
+            f"AND facet = '{self.facet}' AND value = :{key}))"
         )
+        return sql, params
 
     @property
     def description(self) -> str:
