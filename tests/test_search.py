@@ -60,7 +60,7 @@ def test_relevance_first_and_date_order_one_click_away(ds: Any) -> None:
     # the headline match outranks two mentions in a body; by date the newest comes first
     assert titles(ds, "q=ferry")[0] == FERRY.title
     assert titles(ds, "q=ferry&sort=newest") == [BUDGET.title, FERRY.title, HOSTILE.title]
-    assert titles(ds, "q=ferry&sort=oldest") == [FERRY.title, BUDGET.title, HOSTILE.title]  # undated last
+    assert titles(ds, "q=ferry&sort=oldest") == [HOSTILE.title, FERRY.title, BUDGET.title]  # undated first
     assert titles(ds, "q=rail") == [BUDGET.title]
     html = asyncio.run(ds.client.get("/archive/-/search?q=ferry")).text
     assert 'href="/archive/-/search?q=ferry&amp;sort=newest"' in html
@@ -109,7 +109,13 @@ def test_past_the_bound_counting_stops_and_ranking_takes_the_latest(ds: Any, mon
     # by its headline) is left out
     assert sorted(row["title"] for row in answer["rows"]) == sorted([BUDGET.title, HOSTILE.title])
     assert titles(ds, "q=ferry&sort=newest") == [BUDGET.title, FERRY.title, HOSTILE.title]
-    assert titles(ds, "q=ferry&sort=oldest") == [FERRY.title, BUDGET.title, HOSTILE.title]
+    assert titles(ds, "q=ferry&sort=oldest") == [HOSTILE.title, FERRY.title, BUDGET.title]
+    monkeypatch.setattr(search, "FEW", 0)  # and the date index walked with the matches read once
+    monkeypatch.setattr(search, "BOUND", 10)
+    assert titles(ds, "q=ferry&sort=newest") == [BUDGET.title, FERRY.title, HOSTILE.title]
+    assert titles(ds, "q=ferry&sort=oldest") == [HOSTILE.title, FERRY.title, BUDGET.title]
+    assert titles(ds, "q=ferry&sort=newest&site=city") == [BUDGET.title]
+    monkeypatch.setattr(search, "BOUND", 2)
     assert "More than 2 articles match" in asyncio.run(ds.client.get("/archive/-/search?q=ferry")).text
 
 

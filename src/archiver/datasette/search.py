@@ -34,6 +34,7 @@ from archiver.datasette.ftsquery import fts_query, literal_query
 from archiver.datasette.narrowing import Narrowing, narrowings_of, period_facet
 
 BOUND = 10_000  # matches counted and ranked exactly
+FEW = 2_000  # matches few enough to sort by date after reading them all
 PAGE_SIZE = 20
 SNIPPET_TOKENS = 40
 WEIGHTS = "10.0, 4.0, 1.0"  # bm25 weights of title, subtitle, body
@@ -100,30 +101,38 @@ def count_sql(narrow: str) -> str:
     )
 
 
-def scored_sql(narrow: str) -> str:
-    """Matches with their bm25 score, the most recently archived first, up to :cap: the count
-    and the candidates of relevance order in one pass."""
+def ranked_sql(narrow: str) -> str:
+    """The ids of one page of results by relevance (:limit, :offset): bm25 over the matches,
+    or over the :bound most recently archived ones when there are more."""
     join = " JOIN articles ON articles.id = articles_fts.rowid" if narrow else ""
     also = f" AND {narrow}" if narrow else ""
     return (
-        f"SELECT articles_fts.rowid, bm25(articles_fts, {WEIGHTS}) FROM articles_fts{join} "
-        f"WHERE articles_fts MATCH :q{also} ORDER BY articles_fts.rowid DESC LIMIT :cap"
+        f"SELECT id FROM (SELECT articles_fts.rowid AS id, bm25(articles_fts, {WEIGHTS}) AS score "
+        f"FROM articles_fts{join} WHERE articles_fts MATCH :q{also} ORDER BY articles_fts.rowid DESC LIMIT :bound) "
+        "ORDER BY score, id DESC LIMIT :limit OFFSET :offset"
     )
 
 
-def dated_sql(sort: str, narrow: str, bounded: bool) -> str:
-    """The ids of one page of results in date order (:limit, :offset)."""
+def dated_sql(sort: str, narrow: str, matched: int) -> str:
+    """The ids of one page of results in date order (:limit, :offset), read the cheapest way
+    for the number of matches: few are looked up and sorted; more are found walking the date
+    index, checked against the matches read once (up to BOUND) or else against the full-text
+    index one by one (a common word is met within a few articles either way)."""
     also = f" AND {narrow}" if narrow else ""
-    order = (
-        "articles.published_at DESC, articles.id DESC"
-        if sort == "newest"
-        else "articles.published_at IS NULL, articles.published_at, articles.id"
-    )
-    if not bounded:  # few matches: read them all, then sort
+    newest = sort == "newest"
+    order = "published_at DESC, articles.id" if newest else "published_at, articles.id DESC"  # the index's
+    if matched <= FEW:
+        return (
+            "SELECT articles.id FROM articles WHERE articles.id IN "
+            f"(SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q){also} "
+            f"ORDER BY +articles.{order} LIMIT :limit OFFSET :offset"  # +: sort the few, no index walk
+        )
+    walk = "" if narrow else " INDEXED BY idx_articles_published_desc"
+    if matched <= BOUND:
         member = "articles.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q)"
-    else:  # many: walk the date index, checking each article against the full-text index
+    else:
         member = "EXISTS (SELECT 1 FROM articles_fts WHERE articles_fts MATCH :q AND articles_fts.rowid = articles.id)"
-    return f"SELECT articles.id FROM articles WHERE {member}{also} ORDER BY {order} LIMIT :limit OFFSET :offset"
+    return f"SELECT articles.id FROM articles{walk} WHERE {member}{also} ORDER BY articles.{order} LIMIT :limit OFFSET :offset"
 
 
 ROWS_SQL = """
@@ -162,16 +171,13 @@ def search_archive(conn: sqlite3.Connection, search: SearchRequest, time_limit_m
     params.update({"q": search.query, "cap": BOUND + 1})
     try:
         with sqlite_timelimit(conn, time_limit_ms):
-            offset = (search.page - 1) * PAGE_SIZE
+            matched = conn.execute(count_sql(narrow), params).fetchone()[0]
+            params.update({"limit": PAGE_SIZE + 1, "offset": (search.page - 1) * PAGE_SIZE, "bound": BOUND})
             if search.sort == "relevance":
-                scored = conn.execute(scored_sql(narrow), params).fetchall()
-                matched = len(scored)
-                ranked = sorted(scored[:BOUND], key=lambda pair: (pair[1], -pair[0]))
-                ids = [pair[0] for pair in ranked[offset : offset + PAGE_SIZE + 1]]
+                sql = ranked_sql(narrow)
             else:
-                matched = conn.execute(count_sql(narrow), params).fetchone()[0]
-                params.update({"limit": PAGE_SIZE + 1, "offset": offset})
-                ids = [row[0] for row in conn.execute(dated_sql(search.sort, narrow, matched > BOUND), params)]
+                sql = dated_sql(search.sort, narrow, matched)
+            ids = [row[0] for row in conn.execute(sql, params)]
             rows = []
             for article_id in ids:
                 cursor = conn.execute(ROWS_SQL, {
