@@ -13,4 +13,4 @@ FROM article_versions v
 JOIN articles a ON a.id = v.article_id
 WHERE v.version > 1 AND (:site = '' OR a.site = :site)
 ORDER BY v.created_at DESC, a.id, v.version DESC
-LIMIT 500
+LIMIT 100
