@@ -108,10 +108,12 @@ def test_past_the_bound_counting_stops_and_ranking_takes_the_latest(ds: Any, mon
     # ranked among the two most recently archived matches: FERRY (stored first, the best match
     # by its headline) is left out
     assert sorted(row["title"] for row in answer["rows"]) == sorted([BUDGET.title, HOSTILE.title])
-    assert titles(ds, "q=ferry&sort=newest") == [BUDGET.title, FERRY.title, HOSTILE.title]
-    assert titles(ds, "q=ferry&sort=oldest") == [HOSTILE.title, FERRY.title, BUDGET.title]
-    monkeypatch.setattr(search, "FEW", 0)  # and the date index walked with the matches read once
+    # past the bound, date order sorts the most recently archived (oldest first: the first archived)
+    assert titles(ds, "q=ferry&sort=newest") == [BUDGET.title, HOSTILE.title]
+    assert titles(ds, "q=ferry&sort=oldest") == [FERRY.title, BUDGET.title]
     monkeypatch.setattr(search, "BOUND", 10)
+    assert titles(ds, "q=ferry&sort=newest") == [BUDGET.title, FERRY.title, HOSTILE.title]
+    monkeypatch.setattr(search, "FEW", 0)  # many: found walking the date index
     assert titles(ds, "q=ferry&sort=newest") == [BUDGET.title, FERRY.title, HOSTILE.title]
     assert titles(ds, "q=ferry&sort=oldest") == [HOSTILE.title, FERRY.title, BUDGET.title]
     assert titles(ds, "q=ferry&sort=newest&site=city") == [BUDGET.title]
@@ -134,3 +136,15 @@ def test_the_lists_search_box_opens_the_search_page(ds: Any) -> None:
     # the JSON API keeps Datasette's own _search for scripts
     data = asyncio.run(ds.client.get("/archive/articles.json?_search=ferry&_shape=objects")).json()
     assert len(data["rows"]) == 3
+
+
+def test_snippets_mark_what_fts5_matches_on_the_pages_articles_alone() -> None:
+    from archiver.datasette.snippets import mark
+
+    rows = [(7, "Harbour vote", None, "The harbourside café closed. Ferry fares rose."),
+            (8, "Other", "A ferry strike", "Nothing about boats here.")]
+    assert mark(rows, "harb*", "[", "]", 10)[7] == ("[Harbour] vote", "The [harbourside] café closed. Ferry fares rose.")
+    assert mark(rows, "cafe NOT election", "[", "]", 10)[7][1].startswith("The harbourside [café]")
+    assert mark(rows, '"ferry fares"', "[", "]", 10)[7][1].endswith("[Ferry fares] rose.")
+    assert mark(rows, "ferry", "[", "]", 10)[8] == ("Other", "A [ferry] strike")  # from the standfirst
+    assert mark([], "ferry", "[", "]", 10) == {}

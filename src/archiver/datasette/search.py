@@ -8,10 +8,12 @@
 - Narrowed like the article list: `site=`, `section=`, `language=`, `_author=`, `_published=`.
 
 At a million articles a common word matches most of them, and counting and ranking them all
-takes seconds. So the matches are counted up to BOUND (more are reported as "more than"); up
-to BOUND they are ranked all together, beyond it the ranking is over the BOUND most recently
-archived matches (the page says so), and date order walks the date index, checking each
-article against the index until a page is full. Every query runs under Datasette's time limit.
+takes seconds; a prefix or a phrase costs tens of milliseconds each time the query is
+evaluated. So a search is evaluated once, for its matches in archive order up to BOUND (more are
+reported as "more than"): up to BOUND they are ranked (or sorted by date) all together; beyond
+it the ranking is over the BOUND most recently archived matches, and date order sorts those (the
+first archived, for oldest first); the page says so. Snippets are marked on the page's few
+articles alone (`archiver.datasette.snippets`). Every query runs under Datasette's time limit.
 
 The article list's own search box (`/archive/articles?_search=...`) leads here; the list's JSON
 API keeps Datasette's `_search` (date-ordered, no snippets) for scripts written against it.
@@ -19,6 +21,7 @@ API keeps Datasette's `_search` (date-ordered, no snippets) for scripts written 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +32,11 @@ from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from archiver.datasette import DB_NAME
+from archiver.datasette import DB_NAME, snippets
 from archiver.datasette.ftsquery import fts_query, literal_query
 from archiver.datasette.narrowing import Narrowing, narrowings_of, period_facet
 
-BOUND = 10_000  # matches counted and ranked exactly
+BOUND = 5_000  # matches counted and ranked exactly
 FEW = 2_000  # matches few enough to sort by date after reading them all
 PAGE_SIZE = 20
 SNIPPET_TOKENS = 40
@@ -92,57 +95,58 @@ def _narrowed(search: SearchRequest) -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses), params
 
 
-def count_sql(narrow: str) -> str:
-    if not narrow:
-        return "SELECT count(*) FROM (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q LIMIT :cap)"
+def candidates_sql(narrow: str, direction: str, score: bool) -> str:
+    """The matches in archive order (`direction` DESC: the most recently archived first), with
+    their bm25 score if `score`, up to :cap: the only query that evaluates the search, so a
+    costly one (a prefix merges the lists of every word it starts) is evaluated once."""
+    join = " JOIN articles ON articles.id = articles_fts.rowid" if narrow else ""
+    also = f" AND {narrow}" if narrow else ""
+    scored = f", bm25(articles_fts, {WEIGHTS}) AS score" if score else ""
     return (
-        "SELECT count(*) FROM (SELECT articles.id FROM articles_fts JOIN articles ON articles.id = articles_fts.rowid "
-        f"WHERE articles_fts MATCH :q AND {narrow} LIMIT :cap)"
+        f"SELECT articles_fts.rowid AS rowid{scored} FROM articles_fts{join} "
+        f"WHERE articles_fts MATCH :q{also} ORDER BY articles_fts.rowid {direction} LIMIT :cap"
     )
 
 
 def ranked_sql(narrow: str) -> str:
-    """The ids of one page of results by relevance (:limit, :offset): bm25 over the matches,
-    or over the :bound most recently archived ones when there are more."""
-    join = " JOIN articles ON articles.id = articles_fts.rowid" if narrow else ""
-    also = f" AND {narrow}" if narrow else ""
+    """One page (:limit, :offset) of the matches by relevance, bm25 over the candidates, each
+    row with the number of candidates (the count, from the same evaluation)."""
     return (
-        f"SELECT id FROM (SELECT articles_fts.rowid AS id, bm25(articles_fts, {WEIGHTS}) AS score "
-        f"FROM articles_fts{join} WHERE articles_fts MATCH :q{also} ORDER BY articles_fts.rowid DESC LIMIT :bound) "
-        "ORDER BY score, id DESC LIMIT :limit OFFSET :offset"
+        f"WITH m AS MATERIALIZED ({candidates_sql(narrow, 'DESC', True)}) "
+        "SELECT rowid, (SELECT count(*) FROM m) FROM (SELECT rowid, score FROM m ORDER BY rowid DESC LIMIT :bound) "
+        "ORDER BY score, rowid DESC LIMIT :limit OFFSET :offset"
     )
 
 
-def dated_sql(sort: str, narrow: str, matched: int) -> str:
-    """The ids of one page of results in date order (:limit, :offset), read the cheapest way
-    for the number of matches: few are looked up and sorted; more are found walking the date
-    index, checked against the matches read once (up to BOUND) or else against the full-text
-    index one by one (a common word is met within a few articles either way)."""
-    also = f" AND {narrow}" if narrow else ""
-    newest = sort == "newest"
-    order = "published_at DESC, articles.id" if newest else "published_at, articles.id DESC"  # the index's
-    if matched <= FEW:
+def _count(conn: sqlite3.Connection, narrow: str, params: dict[str, Any]) -> int:
+    """The number of candidates (up to :cap), for a page past the last."""
+    return int(conn.execute(f"SELECT count(*) FROM ({candidates_sql(narrow, 'DESC', False)})", params).fetchone()[0])
+
+
+def dated_sql(sort: str, walk: bool) -> str:
+    """One page (:limit, :offset) of the articles :ids (a JSON array) in date order: looked up
+    and sorted, or (`walk`, for many) found walking the date index in its own order."""
+    order = "published_at DESC, articles.id" if sort == "newest" else "published_at, articles.id DESC"
+    member = "articles.id IN (SELECT value FROM json_each(:ids))"
+    if walk:
         return (
-            "SELECT articles.id FROM articles WHERE articles.id IN "
-            f"(SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q){also} "
-            f"ORDER BY +articles.{order} LIMIT :limit OFFSET :offset"  # +: sort the few, no index walk
+            f"SELECT articles.id FROM articles INDEXED BY idx_articles_published_desc WHERE {member} "
+            f"ORDER BY articles.{order} LIMIT :limit OFFSET :offset"
         )
-    walk = "" if narrow else " INDEXED BY idx_articles_published_desc"
-    if matched <= BOUND:
-        member = "articles.id IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q)"
-    else:
-        member = "EXISTS (SELECT 1 FROM articles_fts WHERE articles_fts MATCH :q AND articles_fts.rowid = articles.id)"
-    return f"SELECT articles.id FROM articles{walk} WHERE {member}{also} ORDER BY articles.{order} LIMIT :limit OFFSET :offset"
+    return f"SELECT articles.id FROM articles WHERE {member} ORDER BY +articles.{order} LIMIT :limit OFFSET :offset"
 
 
-ROWS_SQL = """
-SELECT a.id, a.title, a.subtitle, a.site, a.section, a.authors, a.published_at, a.url, a.word_count,
-       highlight(articles_fts, 0, :open, :close) AS marked_title,
-       snippet(articles_fts, 2, :open, :close, '…', :tokens) AS snippet,
-       snippet(articles_fts, 1, :open, :close, '…', :tokens) AS subtitle_snippet
-FROM articles_fts JOIN articles AS a ON a.id = articles_fts.rowid
-WHERE articles_fts MATCH :q AND articles_fts.rowid = :id
-"""
+ROW_COLUMNS = ("id", "title", "subtitle", "site", "section", "authors", "published_at", "url", "word_count", "body")
+
+
+def _page_rows(conn: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]]:
+    """The articles `ids`, in that order."""
+    marks = ", ".join("?" * len(ids))
+    found = {
+        row[0]: dict(zip(ROW_COLUMNS, row, strict=True))
+        for row in conn.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM articles WHERE id IN ({marks})", ids)
+    }
+    return [found[i] for i in ids if i in found]
 
 
 def marked(text: str | None) -> Markup:
@@ -171,25 +175,23 @@ def search_archive(conn: sqlite3.Connection, search: SearchRequest, time_limit_m
     params.update({"q": search.query, "cap": BOUND + 1})
     try:
         with sqlite_timelimit(conn, time_limit_ms):
-            matched = conn.execute(count_sql(narrow), params).fetchone()[0]
-            params.update({"limit": PAGE_SIZE + 1, "offset": (search.page - 1) * PAGE_SIZE, "bound": BOUND})
-            if search.sort == "relevance":
-                sql = ranked_sql(narrow)
-            else:
-                sql = dated_sql(search.sort, narrow, matched)
-            ids = [row[0] for row in conn.execute(sql, params)]
-            rows = []
-            for article_id in ids:
-                cursor = conn.execute(ROWS_SQL, {
-                    "q": search.query, "id": article_id, "open": _OPEN, "close": _CLOSE, "tokens": SNIPPET_TOKENS,
-                })
-                found = cursor.fetchone()
-                if found is not None:
-                    row = dict(zip([d[0] for d in cursor.description], found, strict=True))
-                    subtitle = row.pop("subtitle_snippet")
-                    if _OPEN not in (row["snippet"] or "") and _OPEN in (subtitle or ""):
-                        row["snippet"] = subtitle  # the match is in the standfirst, not the body
-                    rows.append(row)
+            offset = (search.page - 1) * PAGE_SIZE
+            page: dict[str, Any] = {"limit": PAGE_SIZE + 1, "offset": offset, "bound": BOUND}
+            if search.sort == "relevance":  # bm25 over the matches, or the most recently archived
+                ranked = conn.execute(ranked_sql(narrow), {**params, **page}).fetchall()
+                ids = [row[0] for row in ranked]
+                matched = ranked[0][1] if ranked else _count(conn, narrow, params)
+            else:  # past BOUND: the BOUND most recently (first, for oldest) archived, by date
+                direction = "ASC" if search.sort == "oldest" else "DESC"
+                found = [row[0] for row in conn.execute(candidates_sql(narrow, direction, False), params)]
+                matched = len(found)
+                page["ids"] = json.dumps(found[:BOUND])
+                ids = [row[0] for row in conn.execute(dated_sql(search.sort, walk=FEW < matched and not narrow), page)]
+            rows = _page_rows(conn, ids)
+        texts = [(row["id"], row["title"], row["subtitle"], row.pop("body")) for row in rows]
+        marks = snippets.mark(texts, search.query, _OPEN, _CLOSE, SNIPPET_TOKENS)
+        for row in rows:
+            row["marked_title"], row["snippet"] = marks.get(row["id"], (row["title"], ""))
     except sqlite3.OperationalError as exc:
         if exc.args == ("interrupted",):
             raise SearchTimedOut() from exc
