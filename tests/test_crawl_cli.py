@@ -150,6 +150,37 @@ def test_crawl_every_site_file(run_cli, tmp_path):
     assert rows(db, "SELECT site, COUNT(*) FROM articles GROUP BY site") == [("gazette", 3)]
 
 
+def test_crawl_site_keeps_the_sites_table_current(run_cli, tmp_path):
+    site = make_site(tmp_path / "site", 2)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    db = tmp_path / "data" / "archive.db"
+    with serve_site(site) as server:
+        (rules / "gazette.toml").write_text(
+            '[site]\nname = "gazette"\ndomains = ["127.0.0.1"]\n'
+            f'[discovery]\nfeeds = ["{server.base_url}/feed.rdf"]\n'
+        )
+        (rules / "herald.toml").write_text('[site]\nname = "herald"\ndomains = ["herald.example"]\n')
+        crawl = ("crawl", "--sites", str(rules), "--site", "gazette", "--allow-private",
+                 "--host-delay", "0", "--workers", "1", "--log-format", "plain")
+        first = run_cli(*crawl)
+        assert first.returncode == 0, first.stderr
+        started = rows(db, "SELECT started_at FROM crawl_runs ORDER BY id")
+        assert rows(db, "SELECT name, domains, last_crawled_at FROM sites ORDER BY name") == [
+            ("gazette", '["127.0.0.1"]', started[-1][0]), ("herald", '["herald.example"]', None)]
+        # a site file that changes its domains, and a later crawl: the rows follow
+        (rules / "herald.toml").write_text(
+            '[site]\nname = "herald"\ndomains = ["herald.example", "www.herald.example"]\n')
+        time.sleep(1.1)  # timestamps are to the second
+        second = run_cli(*crawl)
+        assert second.returncode == 0, second.stderr
+    started = rows(db, "SELECT started_at FROM crawl_runs ORDER BY id")
+    assert len(started) == 2 and started[1] > started[0]
+    assert rows(db, "SELECT name, domains, last_crawled_at FROM sites ORDER BY name") == [
+        ("gazette", '["127.0.0.1"]', started[1][0]),
+        ("herald", '["herald.example", "www.herald.example"]', None)]
+
+
 def test_one_crawl_per_archive_whatever_path_names_it(run_cli, tmp_path):
     """The lock follows the archive, not the path string: through a symlink (to the file or to
     its folder) or a relative path, a second crawl finds the first one's lock."""

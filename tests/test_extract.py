@@ -11,7 +11,7 @@ import pytest
 from archiver.encoding import decode_html
 from archiver.errors import ExtractError
 from archiver.extract import EXTRACTOR_VERSION, extract_article
-from archiver.extract.text import clean_authors, iso_date
+from archiver.extract.authors import clean_authors
 
 PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "pages"
 CASES = sorted(p for p in PAGES.glob("*.html") if p.with_suffix(".expected.json").exists())
@@ -179,19 +179,6 @@ def test_authors_cleanup(raw: list[str], names: tuple[str, ...]) -> None:
     assert clean_authors(raw) == names
 
 
-@pytest.mark.parametrize(("raw", "iso"), [
-    ("2025-07-10T09:15:00+03:00", "2025-07-10T09:15:00+03:00"),
-    ("2025-07-10T06:15:00Z", "2025-07-10T06:15:00+00:00"),
-    ("2025-07-10", "2025-07-10"),
-    ("2025-07-10 09:15:00+0300", "2025-07-10T09:15:00+03:00"),
-    ("Thu, 10 Jul 2025 09:15:00 +0300", "2025-07-10T09:15:00+03:00"),
-    ("not a date", None),
-    ("", None),
-])
-def test_dates_normalised(raw: str, iso: str | None) -> None:
-    assert iso_date(raw) == iso
-
-
 # --- related links ----------------------------------------------------------------------
 
 RELATED_PAGE = f"""<html><body>
@@ -220,6 +207,35 @@ def test_related_block_is_read_as_records_without_nav_or_footer() -> None:
     ]
     assert "Mayor announces" not in article.body
     assert "Read Next" not in article.body
+
+
+SEED_PLAIN = PAGES / "seed-plain.html"
+# The seed page's related cards written with less and less markup: no card wrapper, the summary
+# as bare text beside the link, the cards loose in the article after their heading.
+CLASS_POOR_CARDS = {
+    "heading-and-paragraph": ('<div>{}</div>', '<h4><a href="{u}">{t}</a></h4>\n<p>{s}</p>'),
+    "list-item-with-line-break": ('<ul>{}</ul>', '<li><a href="{u}">{t}</a><br>{s}</li>'),
+    "link-then-text": ('<div>{}</div>', '<div><a href="{u}">{t}</a> {s}</div>'),
+    "links-and-text-in-one-block": ('<div>{}</div>', '<a href="{u}">{t}</a><br>{s}<br>'),
+    "loose-in-the-article": ('{}', '<h4><a href="{u}">{t}</a></h4>\n<p>{s}</p>'),
+    "loose-paragraphs": ('{}', '<p><a href="{u}">{t}</a></p>\n<p>{s}</p>'),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(CLASS_POOR_CARDS))
+def test_class_poor_seed_variants_keep_their_related_summaries(variant: str) -> None:
+    expected = json.loads(SEED_PLAIN.with_suffix(".expected.json").read_text(encoding="utf-8"))
+    html = SEED_PLAIN.read_text(encoding="utf-8")
+    start, end = html.index("<h3>Related Articles</h3>"), html.index("<p>No More Articles</p>")
+    wrap, card = CLASS_POOR_CARDS[variant]
+    cards = "\n".join(card.format(u=r["url"], t=r["title"], s=r["summary"])
+                      for r in expected["related"])
+    page = html[:start] + "<h3>Related Articles</h3>\n" + wrap.format(cards) + "\n" + html[end:]
+    base = "https://levantdispatch.example/2025/07/taliban/"
+    article = extract_article(page, base)
+    assert [(r.title, r.url, r.summary) for r in article.related] == [
+        (r["title"], urljoin(base, r["url"]), r["summary"]) for r in expected["related"]]
+    assert article.paragraphs == expected["body"]
 
 
 def test_no_related_block_means_no_related_links() -> None:

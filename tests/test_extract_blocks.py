@@ -170,7 +170,7 @@ def test_domain_folds_never_split_a_domain() -> None:
     import extractcv
     import extractdata
 
-    from archiver.bench import BenchPage
+    from benchextract import BenchPage
 
     pages = [extractdata.Page("s", extractdata.registered_domain(url), BenchPage(str(i), url,
                                                                               b"", ""))

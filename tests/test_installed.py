@@ -87,6 +87,13 @@ def test_the_installed_package_is_not_the_checkout(installed: Path, tmp_path: Pa
                     "from archiver.config import BUNDLED_SITES; print(sorted(p.name for p in BUNDLED_SITES.glob('*.toml')))"],
                    cwd=tmp_path).stdout
     assert "seed-news.toml" in examples  # the example site files travel in the wheel
+    modules = run([str(installed / "python"), "-c", "import archiver, pkgutil; "
+                   "print(sorted(m.name for m in pkgutil.walk_packages(archiver.__path__, 'archiver.')))"],
+                  cwd=tmp_path).stdout
+    assert "archiver.fetch" in modules and "bench" not in modules  # benchmarks stay in the checkout
+    done = subprocess.run([str(installed / "archiver"), "bench", "extract", str(tmp_path)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and "archiver bench needs a source checkout" in done.stderr, done.stderr
 
 
 def test_an_installed_archiver_crawls_the_site_files_of_its_working_directory(

@@ -43,6 +43,16 @@ def test_same_extractors_change_nothing(archive):
     assert archive["article_versions"].count == 2
 
 
+def test_reextraction_fills_the_utc_dates_of_articles_stored_without_them(archive):
+    with archive.transaction() as conn:
+        conn.execute("UPDATE articles SET published_utc = NULL, modified_utc = NULL")
+    report = reextract(archive)
+    assert report.outcomes == {"unchanged": 2, "skipped": 1}  # derived columns: not a correction
+    seed = archive.execute("SELECT published_at, published_utc FROM articles "
+                           "WHERE fetched_url LIKE '%seed-plain%'").fetchone()
+    assert seed == ("2025-07-10T09:15:00+03:00", "2025-07-10T06:15:00Z")
+
+
 def test_a_changed_result_becomes_a_version_once(archive, monkeypatch):
     real = archiver.jobs.extract_fetched
 
@@ -70,16 +80,32 @@ def test_a_changed_result_becomes_a_version_once(archive, monkeypatch):
     assert archive["article_versions"].count == 3
 
 
-def test_metadata_only_changes_update_in_place(archive, monkeypatch):
+def test_metadata_only_changes_are_recorded_as_changes_of_the_reextraction(archive, monkeypatch):
     real = archiver.jobs.extract_fetched
     monkeypatch.setattr(
         archiver.jobs, "extract_fetched",
         lambda fetched, sites=(), saved=False: replace(real(fetched, sites), authors=("Nova Writer",)),
     )
+    before = {row[0]: row for row in snapshot(archive)}
     report = reextract(archive)
-    assert report.outcomes == {"updated": 2, "skipped": 1} and report.changed == 0
+    assert report.outcomes == {"changed": 2, "skipped": 1} and report.changed == 2
     assert {row[0] for row in archive.execute("SELECT authors FROM articles")} == {'["Nova Writer"]'}
-    assert archive["article_versions"].count == 2
+    assert archive["article_versions"].count == 2  # no new version: the text did not change
+    changes = archive.execute(
+        "SELECT article_id, version, field, old_value, new_value, cause FROM article_changes ORDER BY article_id"
+    ).fetchall()
+    assert [(c[0], c[1], c[2], c[4], c[5]) for c in changes] == [
+        (article_id, 1, "authors", '["Nova Writer"]', "reextract") for article_id in sorted(before)
+    ]
+    assert [c[3] for c in changes] == [before[c[0]][3] for c in changes]  # the authors before
+    for article_id, row in before.items():
+        after = archive.execute(
+            "SELECT a.last_fetched_at, a.last_changed_at, c.changed_at FROM articles a "
+            "JOIN article_changes c ON c.article_id = a.id WHERE a.id = ?", [article_id]
+        ).fetchone()
+        assert after[0] == row[4] and after[1] == after[2] >= row[5]  # nothing fetched; changed now
+    assert reextract(archive).outcomes == {"unchanged": 2, "skipped": 1}
+    assert archive["article_changes"].count == 2
 
 
 def test_a_page_that_failed_extraction_becomes_an_article(tmp_path, server, settings, monkeypatch):

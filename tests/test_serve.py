@@ -4,8 +4,14 @@ escaping; and the `serve` command's errors. (`test_browser.py` drives the real s
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import socket
 import sqlite3
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,23 +20,13 @@ import pytest
 
 from archiver import store
 from archiver.datasette import DB_NAME, QUERIES, load_metadata
-from archiver.datasette.plugin import diff_lines, web_href
-from archiver.models import Article, Fetched, FetchFailure, FetchResult, RelatedLink
+from archiver.datasette.display import diff_lines, web_href
+from archiver.models import Article, FetchFailure, FetchResult, RelatedLink
 from archiver.serve import make_datasette
 from archiver.store import discovery
+from support.servearchive import captured, response, store_article
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> Breakwater vote'
-
-
-def fetched(url: str, at: str) -> Fetched:
-    return Fetched(url, url, 200, (("Content-Type", "text/html; charset=utf-8"),),
-                   f"<html><body><p>{url}</p></body></html>".encode(), at, 0.1)
-
-
-def stored(db, article: Article, at: str, site: str | None = None) -> store.StoreOutcome:  # type: ignore[no-untyped-def]
-    return db.store_result(
-        FetchResult(article.url, at, 0.2, fetched=fetched(article.url, at), article=article), site=site
-    )
 
 
 HARBOUR = Article(
@@ -74,18 +70,18 @@ HOSTILE_ARTICLE = Article(
 def archive_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("serve") / "news.db"
     db = store.Archive(path)
-    stored(db, HARBOUR, "2026-01-01T10:00:00Z", site="news")
-    stored(db, RAIL, "2026-01-01T10:01:00Z", site="news")
-    stored(db, replace(HARBOUR, body=HARBOUR.body + "\n\nThe mayor called it historic."),
+    store_article(db, HARBOUR, "2026-01-01T10:00:00Z", site="news")
+    store_article(db, RAIL, "2026-01-01T10:01:00Z", site="news")
+    store_article(db, replace(HARBOUR, body=HARBOUR.body + "\n\nThe mayor called it historic."),
            "2026-01-02T09:00:00Z", site="news")
-    stored(db, HOSTILE_ARTICLE, "2026-01-02T10:00:00Z")
+    store_article(db, HOSTILE_ARTICLE, "2026-01-02T10:00:00Z")
     for i, kind in enumerate(["http-status", "http-status", "transport"]):
         url = f"https://broken.example/{i}"
         db.store_result(FetchResult(url, "2026-01-03T00:00:00Z", 0.1,
                                            failure=FetchFailure(url, kind, f"failed {i}", 503)))
     url = "https://other.example/empty"
     db.store_result(FetchResult(url, "2026-01-03T00:00:00Z", 0.1,
-                                       fetched=fetched(url, "2026-01-03T00:00:00Z"),
+                                       fetched=captured(url, "2026-01-03T00:00:00Z"),
                                        failure=FetchFailure(url, "extract", "empty body")))
     # discovery of a site that finds no articles on its section pages, and of one that finds some
     discovery.count_links(db, "lost.example", "lost.example", articles=0, rejected=40, now="2026-01-03T00:00:00Z")
@@ -100,9 +96,8 @@ def ds(archive_path: Path):  # type: ignore[no-untyped-def]
 
 
 def get(ds, path: str) -> Any:  # type: ignore[no-untyped-def]
-    response = asyncio.run(ds.client.get(path))
-    assert response.status_code == 200, (path, response.status_code, response.text[:500])
-    return response.json() if ".json" in path else response.text
+    got = response(ds, path)
+    return got.json() if ".json" in path else got.text
 
 
 def rows(ds, path: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -120,7 +115,7 @@ def test_every_table_and_articles_column_is_described(archive_path):
     assert tables <= set(metadata["tables"])
     for name in tables:
         assert metadata["tables"][name].get("description"), name
-    for name in ("articles", "article_versions", "related_links", "pages", "fetches"):
+    for name in ("articles", "article_versions", "article_changes", "related_links", "pages", "fetches"):
         assert set(db[name].columns_dict) == set(metadata["tables"][name]["columns"]), name
     assert metadata["tables"]["migrations"]["hidden"] is True
     db.close()
@@ -139,15 +134,15 @@ def test_articles_newest_first_with_facets(ds):
     data = get(ds, "/archive/articles.json?_shape=objects")
     assert [r["title"] for r in data["rows"]] == [RAIL.title, HARBOUR.title, HOSTILE]
     facets = data["facet_results"]
-    assert set(facets) == {"site", "section", "language", "authors", "published_at"}
+    assert set(facets) == {"site", "section", "language", "authors", "published_utc"}
     authors = {item["value"]: item["count"] for item in facets["authors"]["results"]}
     assert authors == {"Bo Lind": 2, "Ana Pérez": 1}
     assert {item["value"] for item in facets["site"]["results"]} == {"news", "other.example"}
-    assert [(item["value"], item["count"]) for item in facets["published_at"]["results"]] == [("2025", 2)]
+    assert [(item["value"], item["count"]) for item in facets["published_utc"]["results"]] == [("2025", 2)]
     # the facets' links narrow the list, and the facets drill down from the year to its months
     narrowed = get(ds, "/archive/articles.json?_published=2025&_author=Bo+Lind&_shape=objects")
     assert [r["title"] for r in narrowed["rows"]] == [RAIL.title, HARBOUR.title]
-    months = narrowed["facet_results"]["published_at"]["results"]
+    months = narrowed["facet_results"]["published_utc"]["results"]
     assert [(m["value"], m["count"], m["selected"]) for m in months] == [("2025", 2, True), ("2025-09", 2, False)]
 
 
@@ -316,6 +311,47 @@ def test_serve_on_a_busy_port_is_a_clear_error(run_cli, archive_path):
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
 
 
+def test_serve_prints_the_archive_url_and_no_traceback_for_expected_errors(archive_path):
+    proc = subprocess.Popen([sys.executable, "-m", "archiver", "serve", "--db", str(archive_path), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = line.split(" at ", 1)[1].split()[0]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/archive", url), line  # as the README says
+        with urllib.request.urlopen(url) as response:
+            assert response.status == 200 and "Articles" in response.read().decode()
+        for path in ("/articles/999", "/articles/999.json", "/no_such_table", "/-/captured/999"):
+            with pytest.raises(urllib.error.HTTPError) as error:
+                urllib.request.urlopen(url + path)
+            assert error.value.code == 404, path
+        with urllib.request.urlopen(url.rsplit("/", 1)[0] + "/.json") as response:
+            assert list(json.load(response)) == [DB_NAME]  # no empty _memory database
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert "Traceback" not in out + err and "locals" not in out + err
+    assert out.strip() == "" and err.strip() == "", (out, err)  # the one line read above, nothing more
+
+
+def test_a_server_error_is_one_log_line_with_its_traceback(ds, caplog):
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug in a view")
+
+    from datasette.app import Datasette
+
+    original = Datasette.metadata
+    try:
+        Datasette.metadata = broken  # type: ignore[method-assign]
+        with caplog.at_level("ERROR", logger="archiver.serve"):
+            response = asyncio.run(ds.client.get("/archive/articles.json"))
+    finally:
+        Datasette.metadata = original  # type: ignore[method-assign]
+    assert response.status_code == 500 and response.json()["error"] == "a bug in a view"
+    [record] = caplog.records
+    assert record.getMessage() == "GET /archive/articles.json: a bug in a view" and record.exc_info
+
+
 def test_serve_upgrades_an_older_archive_first(tmp_path, monkeypatch):
     path = tmp_path / "old.db"
     monkeypatch.setattr(store.schema, "MIGRATIONS", store.schema.MIGRATIONS[:1])
@@ -330,10 +366,10 @@ def test_serve_upgrades_an_older_archive_first(tmp_path, monkeypatch):
 def test_articles_written_while_serving_show_up(tmp_path):
     path = tmp_path / "live.db"
     writer = store.Archive(path)
-    stored(writer, RAIL, "2026-01-01T10:00:00Z")
+    store_article(writer, RAIL, "2026-01-01T10:00:00Z")
     ds = make_datasette(path)
     assert len(rows(ds, "/archive/articles.json")) == 1
-    stored(writer, HARBOUR, "2026-01-01T11:00:00Z")  # a crawl writing while Datasette reads
+    store_article(writer, HARBOUR, "2026-01-01T11:00:00Z")  # a crawl writing while Datasette reads
     assert [r["title"] for r in rows(ds, "/archive/articles.json?_search=harbour")] == [HARBOUR.title]
     assert len(rows(ds, "/archive/articles.json")) == 2
     writer.close()

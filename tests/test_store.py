@@ -22,7 +22,7 @@ def page(url: str, body: bytes = b"<html><body><p>x</p></body></html>") -> Fetch
         headers=(("Content-Type", "text/html; charset=utf-8"), ("ETag", '"abc"')),
         content=body,
         fetched_at="2026-01-01T00:00:00Z",
-        elapsed=0.1,
+        duration=0.1,
     )
 
 
@@ -181,11 +181,11 @@ def test_unopenable_path_is_a_clear_error(tmp_path):
 
 PROMISED_COLUMNS = {
     "pages": {"url", "final_url", "status", "content_type", "charset", "etag", "last_modified",
-              "content_length", "body", "sha256", "fetched_at", "elapsed", "headers"},
+              "content_length", "body", "sha256", "fetched_at", "duration", "headers"},
     "articles": {"id", "url", "canonical_url", "site", "title", "subtitle", "authors",
                  "published_at", "modified_at", "language", "section", "tags", "image", "body",
                  "word_count", "content_hash", "extractor", "extractor_version", "first_seen_at",
-                 "last_fetched_at", "last_changed_at", "versions"},
+                 "last_fetched_at", "last_changed_at", "versions", "published_utc", "modified_utc"},
     "article_versions": {"article_id", "version", "content_hash", "title", "body", "page_id",
                          "created_at", "diff"},
     "related_links": {"article_id", "position", "title", "url", "summary", "target_article_id"},
@@ -198,7 +198,7 @@ def test_schema_has_the_promised_columns_and_indexes(db):
     for table, columns in PROMISED_COLUMNS.items():
         assert columns <= set(db[table].columns_dict), table
     indexed = {(t, tuple(i.columns)) for t in PROMISED_COLUMNS for i in db[t].indexes}
-    for wanted in [("articles", ("site", "published_at")), ("articles", ("published_at",)),
+    for wanted in [("articles", ("site", "published_utc")), ("articles", ("published_utc",)),
                    ("articles", ("first_seen_at",)), ("article_versions", ("article_id", "version")),
                    ("related_links", ("target_article_id",)), ("fetches", ("outcome",)),
                    ("fetches", ("article_id",)), ("pages", ("url",))]:  # fmt: skip
@@ -212,17 +212,65 @@ def test_an_archive_from_before_page_headers_upgrades_without_loss(tmp_path, mon
     old = store.Archive(path)
     old.execute(
         """INSERT INTO pages (url, final_url, status, content_type, charset, etag, body, body_size,
-               sha256, fetched_at) VALUES ('u', 'u', 200, 'text/html', 'utf-8', '"e"', ?, 3, 'x', 't')""",
+               sha256, fetched_at, elapsed) VALUES ('u', 'u', 200, 'text/html', 'utf-8', '"e"', ?, 3, 'x', 't', 1.5)""",
         [gzip.compress(b"abc")],  # bodies were gzip before archive_0003_body_codec
     )
     old.close()
     monkeypatch.undo()
     assert store.upgrade_archive(path) == [name for name, _ in store.MIGRATIONS[1:]]
     db = store.Archive(path)
-    assert db.execute("SELECT url, headers, body_codec FROM pages").fetchone() == ("u", None, "gzip")
+    assert db.execute("SELECT url, headers, body_codec, duration FROM pages").fetchone() == ("u", None, "gzip", 1.5)
+    assert "elapsed" not in db["pages"].columns_dict  # one name for one idea: fetches.duration too
+    schema_sql = db.execute("SELECT sql FROM sqlite_schema WHERE name = 'pages'").fetchone()[0]
+    assert "gzip of the body" not in schema_sql and "zstd (gzip before archive_0003)" in schema_sql
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     page = db.load_page(1)
-    assert page.content == b"abc"
+    assert (page.content, page.duration) == (b"abc", 1.5)
     assert page.headers == (("Content-Type", "text/html; charset=utf-8"), ("ETag", '"e"'))
+
+
+def test_dates_keep_their_offset_and_sort_by_their_utc_form(db):
+    dated = [("https://news.example/tokyo", "2025-07-10T08:00:00+09:00", None),  # 23:00 UTC on the 9th
+             ("https://news.example/london", "2025-07-09T23:30:00+01:00", "2025-07-10"),  # 22:30 UTC
+             ("https://news.example/lima", "2025-07-09T19:00:00-05:00", None),  # 00:00 UTC on the 10th
+             ("https://news.example/undated", None, None)]
+    for url, published, modified in dated:
+        article = replace(ARTICLE, url=url, canonical_url=None, title=url, published_at=published,
+                          modified_at=modified, related=())
+        db.store_result(result(article))
+    rows = db.execute("SELECT url, published_at, published_utc, modified_utc FROM articles "
+                      "ORDER BY published_utc DESC NULLS LAST").fetchall()
+    assert rows == [
+        ("https://news.example/lima", "2025-07-09T19:00:00-05:00", "2025-07-10T00:00:00Z", None),
+        ("https://news.example/tokyo", "2025-07-10T08:00:00+09:00", "2025-07-09T23:00:00Z", None),
+        ("https://news.example/london", "2025-07-09T23:30:00+01:00", "2025-07-09T22:30:00Z",
+         "2025-07-10T00:00:00Z"),
+        ("https://news.example/undated", None, None, None),
+    ]
+    # As text, the latest stated date is Tokyo's, though Lima's moment is the newest.
+    assert max(r[1] for r in rows if r[1]) == "2025-07-10T08:00:00+09:00"
+
+
+def test_an_archive_from_before_utc_dates_gets_them_on_upgrade(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    # an archive written before archive_0005_utc_dates: no UTC columns
+    names = [name for name, _ in store.MIGRATIONS]
+    monkeypatch.setattr(store.schema, "MIGRATIONS", store.MIGRATIONS[: names.index("archive_0005_utc_dates")])
+    old = store.Archive(path)
+    old.execute(
+        """INSERT INTO articles (url, fetched_url, site, title, body, word_count, content_hash, extractor,
+               extractor_version, first_seen_at, last_fetched_at, last_changed_at, published_at, modified_at)
+           VALUES ('u', 'u', 's', 't', 'b', 1, 'h', 'e', '1', 'x', 'x', 'x', '2025-07-10T09:15:00+03:00', '2025-07-11')"""
+    )
+    old.conn.commit()
+    old.close()
+    monkeypatch.undo()
+    assert store.upgrade_archive(path) == names[names.index("archive_0005_utc_dates"):]
+    db = store.Archive(path)
+    assert db.execute("SELECT published_utc, modified_utc FROM articles").fetchone() == (
+        "2025-07-10T06:15:00Z", "2025-07-11T00:00:00Z")
+    # and the later migrations count it under its UTC year
+    assert db.execute("SELECT value FROM article_facets WHERE facet = 'year'").fetchone() == ("2025",)
 
 
 def test_upgrading_an_up_to_date_archive_writes_nothing(db, tmp_path):

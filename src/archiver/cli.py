@@ -276,17 +276,24 @@ def bench() -> None:
 def bench_extract(directory: str | None, predictions: str | None, no_compare: bool, cv: bool,
                   folds: int) -> None:
     """Score archiver beside trafilatura on a benchmark DIRECTORY (html/, ground-truth.json)."""
-    from archiver.bench import format_report, run_bench, run_checkout_cv, write_predictions
-
     if cv:
-        click.echo(run_checkout_cv(folds))
+        from archiver.errors import ConfigError
+
+        try:
+            extractcv = bench_module("extractcv")
+            import sklearn  # noqa: F401 - the folds retrain the classifier
+        except ImportError as exc:
+            raise ConfigError(f"cross-validation needs the train extra ({exc.name} is missing): "
+                              "pip install -e '.[train]'") from exc
+        click.echo(extractcv.format_cv(extractcv.run_cv(folds)))
         return
     if directory is None:
         raise click.UsageError("give a benchmark DIRECTORY, or --cv")
-    report = run_bench(directory, compare=not no_compare)
-    click.echo(format_report(report))
+    benchextract = bench_module("benchextract")
+    report = benchextract.run_bench(directory, compare=not no_compare)
+    click.echo(benchextract.format_report(report))
     if predictions:
-        write_predictions(report, predictions)
+        benchextract.write_predictions(report, predictions)
 
 
 @bench.command("crawl")

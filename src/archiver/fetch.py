@@ -369,7 +369,7 @@ async def fetch(
             headers=answer.headers,
             content=body,
             fetched_at=fetched_at,
-            elapsed=round(time.monotonic() - started, 4),
+            duration=round(time.monotonic() - started, 4),
             attempts=attempts,
             redirects=tuple(hops),
         )

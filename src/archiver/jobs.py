@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from archiver.discover import discover
 from archiver.errors import ArchiverError, ExtractError, FetchError, NotHTML
 from archiver.extract import extract_article
+from archiver.extract.classify import default_model
 from archiver.models import Article, Discovery, Fetched, FetchFailure
 from archiver.rules import SiteRules, rules_for_url
 
@@ -40,6 +41,7 @@ def init_worker(sites: Sequence[SiteRules], coordinator: int | None = None) -> N
     coordinator's pid, leave when it is gone (a crawl killed with -9 leaves no workers behind)."""
     global _WORKER_SITES
     _WORKER_SITES = tuple(sites)
+    default_model()  # read and compiled before the worker reports ready, so on no page's clock
     if multiprocessing.parent_process() is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the crawl process decides when to stop
         if coordinator:

@@ -30,7 +30,7 @@ class Fetched:
     headers: tuple[tuple[str, str], ...]
     content: bytes
     fetched_at: str  # ISO-8601 UTC
-    elapsed: float  # seconds, all attempts included
+    duration: float  # seconds from the first request to the last byte, retries included
     attempts: int = 1
     redirects: tuple[str, ...] = ()
 
@@ -159,7 +159,7 @@ class FetchResult:
 
     url: str
     started_at: str
-    duration: float  # seconds the fetch took
+    duration: float  # seconds the fetch took (as Fetched.duration; the wait for the host's turn and extraction not counted)
     fetched: Fetched | None = None
     article: Article | None = None
     failure: FetchFailure | None = None

@@ -184,6 +184,18 @@ def end_crawl(report: Any, log_format: str, then: str = "") -> None:
         sys.exit(EXIT_FAILED)
 
 
+def result_line(result: FetchResult, outcome: StoreOutcome) -> str:
+    """One stored article as a line: what the archive now holds (its related links as stored,
+    its version), and for a change, which fields changed."""
+    assert result.article is not None
+    status = result.fetched.status if result.fetched else ""
+    line = (f"{status} {outcome.outcome} {result.url}  {result.article.title!r}  "
+            f"{result.article.word_count} words, {outcome.related} related, version {outcome.version}")
+    if outcome.changed:
+        line += f"; changed: {', '.join(outcome.changed)}"
+    return line
+
+
 def print_results(results: list[tuple[FetchResult, StoreOutcome]], as_json: bool) -> int:
     """Print one line (or JSON object) per fetch result; return how many failed."""
     failed = 0
@@ -202,11 +214,7 @@ def print_results(results: list[tuple[FetchResult, StoreOutcome]], as_json: bool
         if as_json:
             click.echo(json.dumps(article.to_record(), ensure_ascii=False))
         else:
-            status = result.fetched.status if result.fetched else ""
-            click.echo(
-                f"{status} {outcome.outcome} {result.url}  {article.title!r}  "
-                f"{article.word_count} words, {len(article.related)} related"
-            )
+            click.echo(result_line(result, outcome))
     return failed
 
 

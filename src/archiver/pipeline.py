@@ -42,8 +42,10 @@ async def fetch_and_extract(
     started = time.monotonic()
     fetched: Fetched | None = None
     outcome: Article | FetchFailure | None = None
+    duration: float | None = None  # the fetch's seconds (as a crawl's): extraction not counted
     try:
         fetched = await fetch(client, url, settings, headers=headers, sleep=sleep)
+        duration = fetched.duration
         if fetched.status != 304:
             outcome = await _extract(fetched, sites, pool)
     except ArchiverError as exc:
@@ -52,7 +54,7 @@ async def fetch_and_extract(
     return FetchResult(
         url=url,
         started_at=started_at,
-        duration=round(time.monotonic() - started, 4),
+        duration=round(time.monotonic() - started, 4) if duration is None else duration,
         fetched=fetched,
         article=outcome if isinstance(outcome, Article) else None,
         failure=replace(failure, url=url) if failure else None,

@@ -5,7 +5,8 @@
 For each article, its newest stored page goes through `extract_fetched` again (no network), in
 worker processes, each page within `extract_timeout` (one past it fails, as a crawl's would). A
 different title or body becomes a new version with its diff; different metadata or related links
-update the article in place; an identical result changes nothing. Pages whose extraction failed
+are recorded in the article's change log (cause `reextract`, so a reader can tell an extractor's
+change from the page's); an identical result changes nothing. Pages whose extraction failed
 when they were fetched are tried again too, and become articles when the extractors now succeed.
 Each article is written in its own short transaction, so a crawl can run at the same time and an
 interrupted run keeps what it finished.
@@ -39,7 +40,7 @@ class ReextractReport:
     """What a re-extraction did, page by page counted by outcome."""
 
     examined: int
-    outcomes: dict[str, int] = field(default_factory=dict)  # changed, updated, unchanged, new, ...
+    outcomes: dict[str, int] = field(default_factory=dict)  # changed, unchanged, new, failed, skipped
     failures: tuple[tuple[int, str], ...] = ()  # (page id, why) for pages that still fail
 
     def count(self, outcome: str) -> int:
@@ -47,7 +48,8 @@ class ReextractReport:
 
     @property
     def changed(self) -> int:
-        """Articles that got a new version (or were archived for the first time)."""
+        """Articles that changed (a new version, or recorded changes of other fields) or were
+        archived for the first time."""
         return self.count("changed") + self.count("new")
 
 
@@ -83,7 +85,8 @@ def reextract(
         stored = db.save_reextracted(target, result, at=at, site=rules.name if rules else target.site)
         outcomes[stored.outcome] += 1
         if stored.outcome in ("changed", "new"):
-            log.info("article %s: %s (version %s)", stored.article_id, stored.outcome, stored.version)
+            log.info("article %s: %s (version %s%s)", stored.article_id, stored.outcome, stored.version,
+                     f"; changed: {', '.join(stored.changed)}" if stored.changed else "")
 
     async def run() -> None:
         if not targets:

@@ -47,14 +47,20 @@ def make_datasette(path: str | Path) -> Datasette:
     from datasette.database import Database
     from datasette.plugins import pm
 
-    from archiver.datasette import DB_NAME, TEMPLATES, facets, load_metadata, plugin, search
+    from archiver.datasette import (
+        DB_NAME, TEMPLATES, captured, cells, columns, errors, facets, load_metadata, plugin, search,
+    )
 
     path = Path(path)
     store.upgrade_archive(path)
-    hooks = {"archiver": plugin, "archiver-facets": facets, "archiver-search": search}
+    hooks = {"archiver": plugin, "archiver-cells": cells, "archiver-captured": captured,
+             "archiver-columns": columns, "archiver-errors": errors, "archiver-facets": facets,
+             "archiver-search": search}
     for name, module in hooks.items():
         if not pm.is_registered(module):
             pm.register(module, name=name)
+    if pm.get_plugin(errors.DATASETTE_HANDLER) is not None:  # its console dump: see errors.py
+        pm.unregister(name=errors.DATASETTE_HANDLER)
     ds = Datasette(
         metadata=load_metadata(),
         template_dir=str(TEMPLATES),
@@ -62,6 +68,7 @@ def make_datasette(path: str | Path) -> Datasette:
         version_note=f"archiver {__version__}",
     )
     ds.add_database(Database(ds, path=str(path.resolve()), is_mutable=True), name=DB_NAME)
+    ds.remove_database("_memory")  # added by Datasette when it is given no file: an empty database
     return ds
 
 
@@ -89,15 +96,17 @@ def serve_archive(
 ) -> None:
     """Serve the archive at `path` on 127.0.0.1:`port` until interrupted.
 
-    `ready` is called with the base URL once the port is open (with `port` 0, the port the
-    system picked).
+    `ready` is called with the archive's URL (`http://127.0.0.1:PORT/archive`) once the port is
+    open (with `port` 0, the port the system picked).
     """
     import uvicorn
+
+    from archiver.datasette import DB_NAME
 
     ds = make_datasette(path)
     asyncio.run(ds.invoke_startup())
     sock = listen(port)
-    url = f"http://{HOST}:{sock.getsockname()[1]}/"
+    url = f"http://{HOST}:{sock.getsockname()[1]}/{DB_NAME}"
     try:
         config = uvicorn.Config(ds.app(), log_level="warning", lifespan="on", workers=1)
         server = uvicorn.Server(config)

@@ -73,11 +73,12 @@ async def fetch_item(
     client: Client, item: WorkItem, settings: Settings, gate: HostGate, sleep: Sleep,
     until: float | None = None,
 ) -> tuple[str, float, Fetched | FetchFailure]:
-    """Fetch one URL in its host's turn: (started_at, seconds, the answer or the failure)."""
-    started_at = utc_now()
-    t0 = time.monotonic()
+    """Fetch one URL in its host's turn: (started_at, seconds, the answer or the failure). The
+    seconds are the fetch's own, as `Fetched.duration` counts them: not the wait for the turn."""
     answer: Fetched | FetchFailure
     async with gate.turn():
+        started_at = utc_now()
+        t0 = time.monotonic()
         try:
             answer = await fetch(client, item.url, settings, headers=dict(item.headers), sleep=sleep,
                                  until=until)

@@ -198,7 +198,7 @@ def _page_of(path: str, offset: int, record: Any, max_bytes: int) -> WarcPage | 
     source = (headers.get_header("WARC-Source-URI") or "").strip().strip("<>")
     fetched = Fetched(
         url=source or target, final_url=target, status=status, headers=tuple(kept),
-        content=content, fetched_at=fetched_at, elapsed=0.0,
+        content=content, fetched_at=fetched_at, duration=0.0,
     )
     try:
         ensure_html(fetched)

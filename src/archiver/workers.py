@@ -78,7 +78,10 @@ def _serve(jobs: Connection, results: Connection, initializer: Callable[..., Non
             pass
     _results = results
     initializer(*initargs)
-    results.send_bytes(pickle.dumps((_READY, None), pickle.HIGHEST_PROTOCOL))
+    try:
+        results.send_bytes(pickle.dumps((_READY, None), pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        return  # the pool closed while this worker was starting
     while True:
         try:
             data = jobs.recv_bytes()

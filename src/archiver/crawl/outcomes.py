@@ -211,8 +211,9 @@ class Outcomes:
                     self.db, NewURL(alias, host_key(alias), "article", entry.site, entry.depth, entry.url),
                     outcome.article_id, fetched.fetched_at,
                 )
-        log.info("%s %s %r", outcome.outcome, entry.url, article.title)
-        self.emit("fetched", entry.url, outcome.outcome, fetched.status, article.title)
+        changed = f" (changed: {', '.join(outcome.changed)})" if outcome.changed else ""
+        log.info("%s %s %r%s", outcome.outcome, entry.url, article.title, changed)
+        self.emit("fetched", entry.url, outcome.outcome, fetched.status, article.title + changed)
 
     def discovered(self, entry: FrontierEntry, fetched: Fetched, found: Discovery | FetchFailure,
                     started_at: str, duration: float) -> None:

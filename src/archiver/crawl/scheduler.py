@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,6 +28,7 @@ from archiver.crawl.policy import (
     Politeness,
 )
 from archiver.crawl.robots import RobotsService
+from archiver.crawl.signals import stop_on_signals
 from archiver.crawl.sources import Source
 from archiver.errors import ArchiverError, CrawlFailed, StoreError
 from archiver.executor import Executor, make_executor
@@ -192,6 +192,8 @@ class Crawler:
         self.wake = asyncio.Event()
         now = iso(self.now())
         self.outcomes.run_id = frontier.start_run(self.db, self.command, now)
+        frontier.record_sites(self.db, [(site.name, site.domains) for site in self.sites],
+                              {source.site for source in self.sources if source.site}, now)
         frontier.add_sources(
             self.db,
             [NewURL(s.url, host_key(s.url), s.kind, s.site) for s in self.sources],
@@ -199,8 +201,6 @@ class Crawler:
         )
         log.info("crawl run %d: %d source(s)", self.run_id, len(self.sources))
         self.emit("start", detail=f"{len(self.sources)} source(s)")
-        loop = asyncio.get_running_loop()
-        handled = self._install_signals(loop)
         status = "running"
         try:
             # robots.txt through the executor's clients where it fetches here, so one
@@ -209,7 +209,8 @@ class Crawler:
             own = None if self.executor.clients is not None else HostClients(self.settings)
             self.robots.clients = own if own is not None else self.executor.clients
             try:
-                await self._schedule()
+                with stop_on_signals(self.stop):
+                    await self._schedule()
             finally:
                 if own is not None:
                     await own.aclose()
@@ -221,8 +222,6 @@ class Crawler:
                 self.fatal = exc
             raise
         finally:
-            for sig in handled:
-                loop.remove_signal_handler(sig)
             self._commit(final=True)
             if self.fatal is not None:
                 status, self.stop_reason = "failed", "error"
@@ -274,24 +273,6 @@ class Crawler:
 
     def _run_counters(self) -> dict[str, int]:
         return {**vars(self.kept), "fetched": self.counts.fetched}
-
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
-        handled: list[int] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, self._on_signal, sig)
-                handled.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # not the main thread, or no signals here: the default handling stays
-        return handled
-
-    def _on_signal(self, sig: int) -> None:
-        log.warning("received %s: finishing the fetches in flight, then stopping", signal.Signals(sig).name)
-        self.stop("signal")
-        try:  # a second signal acts at once
-            asyncio.get_running_loop().remove_signal_handler(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
 
     async def _schedule(self) -> None:
         assert self.wake is not None

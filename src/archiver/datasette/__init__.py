@@ -3,7 +3,13 @@
     metadata.json       titles, descriptions, facets, sort order, full-text search, queries
     queries/*.sql       the canned queries' SQL (also runnable in the sqlite3 shell)
     templates/          the article reading view and the version view
-    plugin.py           read-only connections, the data those views need, safe cell rendering
+    plugin.py           read-only connections, the data the article and version views need
+    cells.py            grid and query cells: links to archived articles, dates in words, excerpts
+    captured.py         the captured page from the stored bytes, inert (sandboxed, cleaned, CSP)
+    columns.py          the columns a grid shows by default
+    history.py          an article's versions and field changes as one history
+    display.py          dates, text, links and diffs as a reader sees them (pure)
+    errors.py           error pages without Datasette's console traceback dump
     facets.py           the article list's facets from the counts the archive keeps
     narrowing.py        how the article list is narrowed (site, section, language, author, date)
     search.py           the search page: bm25 relevance or date order, snippets, a bound on counting

@@ -9,7 +9,7 @@ through `article_facets`, within Datasette's facet time limit.
 
     {"counted": "site"} | "section" | "language"   column values (the link narrows: ?site=X)
     {"counted": "authors"}                          each author (?_author=NAME)
-    {"counted": "published_at"}                     years, the months of a chosen year, the
+    {"counted": "published_utc"}                    years, the months of a chosen year, the
                                                     days of a chosen month (?_published=2024)
 
 The log tables' facets (fetches, pages, versions: `LOG_FACETS`) read `column_counts` the same
@@ -50,7 +50,7 @@ def facet_kind(name: str, narrowings: list[Narrowing]) -> str:
     years to the months of a chosen year to the days of a chosen month."""
     if name == "authors":
         return "author"
-    if name != "published_at":
+    if name != "published_utc":
         return name
     chosen = {n.facet for n in narrowings}
     return "day" if chosen & {"month", "day"} else "month" if "year" in chosen else "year"
@@ -150,7 +150,7 @@ class CountedFacet(Facet):
                     "selected": selected,
                 })
             above = [n for n in narrowings if n.facet in PERIODS and n.facet != kind]
-            if name == "published_at" and above:  # the chosen year or month, to widen again
+            if name == "published_utc" and above:  # the chosen year or month, to widen again
                 period = above[-1]
                 total = await self.ds.execute(
                     self.database,

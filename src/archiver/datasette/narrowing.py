@@ -5,7 +5,7 @@
     _published=2024 | 2024-05 | 2024-05-31            published in that year, month or day (UTC)
 
 `_author` and `_published` are archiver's (`filters_from_request` in `archiver.datasette.facets`
-turns them into SQL): Datasette's `authors__arraycontains` and `published_at__date` read every
+turns them into SQL): Datasette's `authors__arraycontains` and `published_utc__date` read every
 row's JSON or date to answer, where these use an index. The facets (`archiver.datasette.facets`)
 answer from the archive's counts when the list is narrowed by nothing or by one of these; the
 search page (`archiver.datasette.search`) takes the same parameters.
@@ -47,27 +47,11 @@ class Narrowing:
                 f"{table}.id IN (SELECT article_id FROM article_facets WHERE facet = 'author' AND value = :{key})",
                 {key: self.value},
             )
-        # A stated time at least a day inside the period is in it in UTC too, whatever its offset
-        # (offsets run from -12 to +14 hours): only the day at each end is checked against the
-        # UTC period (article_facets), so the list's date index serves the rest, in order.
         start, end = period_bounds(self.value)
-        first, last = date.fromisoformat(_day(start)), date.fromisoformat(_day(end))
-        day = timedelta(days=1)
-        params = {
-            key: self.value,
-            f"{key}_from": (first - day).isoformat(),
-            f"{key}_to": (last + day).isoformat(),
-            f"{key}_inner_from": (first + day).isoformat(),
-            f"{key}_inner_to": (last - day).isoformat(),
-        }
-        column = f"{table}.published_at"
-        sql = (
-            f"{column} >= :{key}_from AND {column} < :{key}_to AND ("
-            f"({column} >= :{key}_inner_from AND {column} < :{key}_inner_to) OR EXISTS ("
-            f"SELECT 1 FROM article_facets WHERE article_id = {table}.id "
-            f"AND facet = '{self.facet}' AND value = :{key}))"
+        return (
+            f"{table}.published_utc >= :{key}_from AND {table}.published_utc < :{key}_to",
+            {f"{key}_from": start, f"{key}_to": end},
         )
-        return sql, params
 
     @property
     def description(self) -> str:
@@ -91,7 +75,7 @@ def period_facet(value: str) -> str | None:
 
 
 def period_bounds(value: str) -> tuple[str, str]:
-    """The published_utc range [start, end) of a year, month or day."""
+    """The published_utc range [start, end) of a year, month or day (its text sorts in time order)."""
     kind = period_facet(value)
     year, month, day = (int(part) for part in (value.split("-") + ["1", "1"])[:3])
     if kind == "year":
@@ -101,11 +85,6 @@ def period_bounds(value: str) -> tuple[str, str]:
         return f"{year:04d}-{month:02d}", f"{following:%Y-%m}"
     following = date(year, month, day) + timedelta(days=1)
     return f"{year:04d}-{month:02d}-{day:02d}", following.isoformat()
-
-
-def _day(period_start: str) -> str:
-    """2024 -> 2024-01-01, 2024-05 -> 2024-05-01, a day as it is."""
-    return (period_start + "-01-01")[:10] if len(period_start) == 4 else (period_start + "-01")[:10]
 
 
 def period_label(value: str) -> str:

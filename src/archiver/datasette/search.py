@@ -126,7 +126,7 @@ def _count(conn: sqlite3.Connection, narrow: str, params: dict[str, Any]) -> int
 def dated_sql(sort: str, walk: bool) -> str:
     """One page (:limit, :offset) of the articles :ids (a JSON array) in date order: looked up
     and sorted, or (`walk`, for many) found walking the date index in its own order."""
-    order = "published_at DESC, articles.id" if sort == "newest" else "published_at, articles.id DESC"
+    order = "published_utc DESC, articles.id" if sort == "newest" else "published_utc, articles.id DESC"
     member = "articles.id IN (SELECT value FROM json_each(:ids))"
     if walk:
         return (

@@ -24,6 +24,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from archiver.encoding import decode_html
 from archiver.errors import ExtractError
+from archiver.extract.authors import clean_authors, read_authors
 from archiver.extract.blocks import Block, PageContext, is_boilerplate, page_blocks
 from archiver.extract.body import node_paragraphs, text_paragraphs, words
 from archiver.extract.chrome import (
@@ -35,12 +36,16 @@ from archiver.extract.chrome import (
 )
 from archiver.extract.chrome import _remove as remove_nodes  # outermost first, once each
 from archiver.extract.classify import BodyModel, default_model
-from archiver.extract.guard import MAX_DEPTH, too_deep
+from archiver.extract.dateline import read_dates
+from archiver.extract.dates import machine_date
+from archiver.extract.guard import MAX_DEPTH, bounded, too_deep
+from archiver.extract.headline import choose_title, clean_title, find_heading
 from archiver.extract.metadata import PageMeta, read_metadata
+from archiver.extract.nearby import read_nearby
 from archiver.extract.patterns import CHROME_PHRASE, SHORT_BLOCK
 from archiver.extract.related import RelatedBlocks, RelatedRules, find_related
 from archiver.extract.split import join_split_body
-from archiver.extract.text import absolute_url, clean_authors, is_date_text, iso_date, squash
+from archiver.extract.text import absolute_url, is_date_text, squash
 from archiver.models import Article
 
 if TYPE_CHECKING:
@@ -49,9 +54,6 @@ if TYPE_CHECKING:
 __all__ = ["EXTRACTOR_VERSION", "article_blocks", "extract_article"]
 
 EXTRACTOR_VERSION = "2.0.0"
-
-_TITLE_SEPARATORS = (" | ", " – ", " — ", " - ", " :: ", " · ", " » ", " : ")
-
 
 def _select_text(tree: LexborHTMLParser, selector: str | None) -> str | None:
     if not selector:
@@ -83,48 +85,10 @@ def _select_date(tree: LexborHTMLParser, selector: str | None) -> str | None:
         return None
     attrs = node.attributes
     for value in (attrs.get("datetime"), attrs.get("content"), node.text(deep=True)):
-        date = iso_date(value)
+        date = machine_date(value)
         if date:
             return date
     return None
-
-
-def _strip_site_name(title: str, site_name: str | None) -> str:
-    for sep in _TITLE_SEPARATORS:
-        if sep not in title:
-            continue
-        head, _, tail = title.rpartition(sep)
-        if site_name and squash(tail).lower() == site_name.lower():
-            return squash(head)
-        first, _, rest = title.partition(sep)
-        if site_name and squash(first).lower() == site_name.lower():
-            return squash(rest)
-        if len(tail) < 40 and len(head) > len(tail):
-            return squash(head)
-    return title
-
-
-def _choose_title(tree: LexborHTMLParser, meta: PageMeta, main: LexborNode | None) -> str:
-    stated = [t for t in (meta.title, meta.og_title, meta.html_title) if t]
-    h1s = [squash(h.text(deep=True)) for h in tree.css("h1")[:5]]
-    h1s = [h for h in h1s if h]
-    for h1 in h1s:
-        low = h1.lower()
-        if any(low == s.lower() or s.lower().startswith(low) or low in s.lower()
-               for s in stated):
-            return h1
-    if meta.title:
-        return meta.title
-    if meta.og_title:
-        return _strip_site_name(meta.og_title, meta.site_name)
-    # Only <title> is left, and it names no h1: a page's own h1 of a few words beats a
-    # <title> that is often just the site's name.
-    headline = next((h for h in h1s if len(h.split()) >= 2), None)
-    if headline:
-        return headline
-    if meta.html_title:
-        return _strip_site_name(meta.html_title, meta.site_name)
-    return h1s[0] if h1s else ""
 
 
 MAX_TREE_DEPTH = 400  # real pages nest ~30 deep; far deeper is an attack or a broken generator
@@ -152,27 +116,6 @@ def _title_nodes(tree: LexborHTMLParser, title: str) -> list[LexborNode]:
         if squash(node.text(deep=True)).lower() == key:
             return [node]
     return []
-
-
-def _markup_authors(tree: LexborHTMLParser) -> list[str]:
-    for selector in ('[itemprop~="author"] [itemprop="name"]', '[itemprop~="author"]',
-                     'a[rel~="author"]', '[class*="byline"] a', '[class*="author-name"]',
-                     '[class*="author"] a[href*="/author"]'):
-        names = [squash(n.attributes.get("content") or n.text(deep=True))
-                 for n in tree.css(selector)]
-        names = [n for n in names if n and len(n) < 80]
-        if names:
-            return names
-    return []
-
-
-def _markup_date(tree: LexborHTMLParser, attr: str) -> str | None:
-    for node in tree.css(f'[itemprop="{attr}"], time[datetime]'):
-        attrs = node.attributes
-        date = iso_date(attrs.get("datetime") or attrs.get("content"))
-        if date:
-            return date
-    return None
 
 
 def _drop_title(paragraphs: list[str], title: str) -> list[str]:
@@ -225,6 +168,7 @@ def _read_page(content: bytes | str, url: str, charset: str | None,
     text = decode_html(content, charset)
     if not text.strip():
         raise ExtractError(url, "empty page")
+    text = bounded(text)
     if too_deep(text):
         raise ExtractError(
             url, f"markup nests elements over {MAX_DEPTH} levels deep; not parsed (hostile or broken page)"
@@ -245,16 +189,19 @@ def _read_page(content: bytes | str, url: str, charset: str | None,
         rule_body = tree.css_first(article_rules.body)
     main = rule_body or join_split_body(tree, find_main(tree))
 
-    title = _select_text(tree, article_rules.title if article_rules else None) or \
-        _choose_title(tree, meta, main)
+    title = clean_title(_select_text(tree, article_rules.title if article_rules else None))
+    if title:
+        heading = find_heading(tree, title)
+    else:
+        title, heading = choose_title(tree, meta)
+    nearby = read_nearby(heading) if heading is not None else None
     subtitle = _select_text(tree, article_rules.subtitle if article_rules else None) or \
         meta.alternative_headline or meta.description
-    author_values = _select_all(tree, article_rules.authors if article_rules else None) or \
-        meta.authors or meta.meta_authors or _markup_authors(tree)
-    published = _select_date(tree, article_rules.published if article_rules else None) or \
-        meta.published_at or _markup_date(tree, "datePublished")
-    modified = _select_date(tree, article_rules.modified if article_rules else None) or \
-        meta.modified_at
+    authors = clean_authors(_select_all(tree, article_rules.authors if article_rules else None)) \
+        or read_authors(tree, nearby, meta)
+    published, modified = read_dates(tree, nearby, meta, url, text)
+    published = _select_date(tree, article_rules.published if article_rules else None) or published
+    modified = _select_date(tree, article_rules.modified if article_rules else None) or modified
     section = _select_text(tree, article_rules.section if article_rules else None) or \
         meta.section
     tags = _select_all(tree, article_rules.tags if article_rules else None) or meta.tags
@@ -280,7 +227,7 @@ def _read_page(content: bytes | str, url: str, charset: str | None,
         body="",
         canonical_url=meta.canonical_url,
         subtitle=subtitle,
-        authors=clean_authors(author_values),
+        authors=authors,
         published_at=published,
         modified_at=modified,
         language=meta.language,

@@ -10,7 +10,7 @@ main content's text is kept whatever its class says (`<div class="article-body p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -221,8 +221,29 @@ def strip_chrome(
 
     # Markup chrome goes before the phrase pass, which then walks a smaller tree.
     early = {k: n for k, n in doomed.items() if k not in late}
-    doomed = {k: n for k, n in late.items() if not _inside_any(n, early)}
+    doomed = {k: n for k, n in late.items() if not inside_any(n, early)}
     _remove(early)
+    # The tree does not change until the phrase pass ends: each parent's text is read once,
+    # however many short children climb to it (20,000 "Share" links in one bar).
+    texts: dict[int, str] = {}
+
+    linked: dict[int, bool] = {}
+
+    def text_of(node: LexborNode) -> str:
+        key = node.mem_id
+        if key not in texts:
+            texts[key] = squash(node.text(deep=True))
+        return texts[key]
+
+    def all_links(node: LexborNode) -> bool:
+        """Whether nearly all of a block's text is its links' text (a bar of links)."""
+        key = node.mem_id
+        if key not in linked:
+            total = len(text_of(node).replace(" ", ""))
+            in_links = sum(len("".join(a.text(deep=True).split())) for a in node.css("a"))
+            linked[key] = total > 0 and in_links >= 0.9 * total
+        return linked[key]
+
     for node in tree.css(_BLOCK_TAGS):
         if node.mem_id in protected or node.mem_id in doomed:
             continue
@@ -237,12 +258,13 @@ def strip_chrome(
             or (site_phrases is not None and site_phrases.fullmatch(text))
             or is_byline(text, node)
         ):
-            target = _widest_same_text(node, text, protected)
+            target = _widest_same_text(node, text, protected, text_of)
             if target.tag in _INLINE_TAGS:
                 # An inline phrase ("Twitter", "Read more") inside a real paragraph is text;
-                # inside a short line of links it is chrome.
+                # inside a short line of links, or a bar of nothing but links, it is chrome.
                 parent = target.parent
-                if parent is None or len(squash(parent.text(deep=True))) > SHORT_BLOCK:
+                if parent is None or (len(text_of(parent)) > SHORT_BLOCK
+                                      and not all_links(parent)):
                     continue
             doom(target)
         elif node.tag in _SHARE_CONTAINERS and _is_share_block(node, text):
@@ -335,21 +357,23 @@ def find_standfirst(tree: LexborHTMLParser, description: str) -> list[LexborNode
     return found
 
 
-def _widest_same_text(node: LexborNode, text: str, protected: set[int]) -> LexborNode:
+def _widest_same_text(node: LexborNode, text: str, protected: set[int],
+                      text_of: Callable[[LexborNode], str]) -> LexborNode:
     """Climb from `node` while the parent holds no other text."""
     while True:
         parent = node.parent
         if parent is None or parent.mem_id in protected or parent.tag in {"body", "html"}:
             return node
-        if squash(parent.text(deep=True)) != text:
+        if text_of(parent) != text:
             return node
         node = parent
 
 
-def _inside_any(node: LexborNode, nodes: dict[int, LexborNode]) -> bool:
+def inside_any(node: LexborNode, ids: Container[int]) -> bool:
+    """Whether an ancestor of `node` is one of the nodes whose mem_ids are `ids`."""
     parent = node.parent
     while parent is not None:
-        if parent.mem_id in nodes:
+        if parent.mem_id in ids:
             return True
         parent = parent.parent
     return False

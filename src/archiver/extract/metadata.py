@@ -14,7 +14,8 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-from archiver.extract.text import absolute_url, iso_date, language_code, squash
+from archiver.extract.dates import machine_date
+from archiver.extract.text import absolute_url, language_code, squash
 
 ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle",
@@ -22,6 +23,13 @@ ARTICLE_TYPES = frozenset({
     "liveblogposting", "socialmediaposting", "techarticle", "scholarlyarticle", "report",
     "satiricalarticle", "askpublicnewsarticle", "advertisercontentarticle", "posting",
 })
+ORGANIZATION_TYPES = frozenset({
+    "organization", "newsmediaorganization", "corporation", "localbusiness",
+    "educationalorganization", "governmentorganization", "ngo", "onlinebusiness", "brand",
+})
+# Objects that may date the page when it has no article object (WebPage, a video ...).
+DATED_TYPES = frozenset({"webpage", "itempage", "medicalwebpage", "collectionpage", "faqpage",
+                         "howto", "recipe", "videoobject", "review", "creativework"})
 
 
 @dataclass
@@ -33,7 +41,8 @@ class PageMeta:
     html_title: str | None = None
     description: str | None = None
     alternative_headline: str | None = None
-    authors: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)  # people named in JSON-LD
+    organization_authors: list[str] = field(default_factory=list)  # organisations named there
     meta_authors: list[str] = field(default_factory=list)
     published_at: str | None = None
     modified_at: str | None = None
@@ -107,16 +116,19 @@ def _url_of(value: Any) -> str | None:
     return None
 
 
-def _names(value: Any, index: dict[str, dict[str, Any]]) -> list[str]:
+def _names(value: Any, index: dict[str, dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """The people and the organisations among JSON-LD author values."""
     items = value if isinstance(value, list) else [value]
-    out: list[str] = []
+    people: list[str] = []
+    organizations: list[str] = []
     for item in items:
         if isinstance(item, dict) and "name" not in item and isinstance(item.get("@id"), str):
             item = index.get(item["@id"], item)
         name = _text_of(item)
         if name:
-            out.append(name)
-    return out
+            is_org = isinstance(item, dict) and bool(_types(item) & ORGANIZATION_TYPES)
+            (organizations if is_org else people).append(name)
+    return people, organizations
 
 
 def _keywords(value: Any) -> list[str]:
@@ -144,10 +156,11 @@ def _read_json_ld(tree: LexborHTMLParser, meta: PageMeta, base: str) -> None:
         meta.title = _text_of(article.get("headline")) or _text_of(article.get("name"))
         meta.alternative_headline = _text_of(article.get("alternativeHeadline"))
         meta.description = meta.description or _text_of(article.get("description"))
-        meta.authors = _names(article.get("author"), index) if article.get("author") else []
-        meta.published_at = iso_date(_text_of(article.get("datePublished"))) or \
-            iso_date(_text_of(article.get("dateCreated")))
-        meta.modified_at = iso_date(_text_of(article.get("dateModified")))
+        if article.get("author"):
+            meta.authors, meta.organization_authors = _names(article.get("author"), index)
+        meta.published_at = machine_date(_text_of(article.get("datePublished"))) or \
+            machine_date(_text_of(article.get("dateCreated")))
+        meta.modified_at = machine_date(_text_of(article.get("dateModified")))
         meta.language = language_code(_text_of(article.get("inLanguage")))
         section = article.get("articleSection")
         meta.section = _text_of(section)
@@ -166,6 +179,11 @@ def _read_json_ld(tree: LexborHTMLParser, meta: PageMeta, base: str) -> None:
         count = article.get("wordCount")
         if isinstance(count, (int, str)) and str(count).strip().isdigit():
             meta.word_count = int(str(count).strip())
+    for obj in objects:
+        if meta.published_at or not _types(obj) & DATED_TYPES:
+            continue
+        meta.published_at = machine_date(_text_of(obj.get("datePublished")))
+        meta.modified_at = meta.modified_at or machine_date(_text_of(obj.get("dateModified")))
     if not meta.site_name:
         for obj in objects:
             if "website" in _types(obj):
@@ -191,24 +209,39 @@ def read_metadata(tree: LexborHTMLParser, url: str) -> PageMeta:
                 return props[key][0]
         return None
 
+    def first_date(*keys: str) -> str | None:
+        """The first of `keys` whose value is a date (a tag may hold text that is not one)."""
+        for key in keys:
+            for value in props.get(key, ()):
+                stamp = machine_date(value)
+                if stamp:
+                    return stamp
+        return None
+
     _read_json_ld(tree, meta, url)
     meta.og_title = first("og:title", "twitter:title", "dc.title")
     title_node = tree.css_first("title")
     meta.html_title = squash(title_node.text()) if title_node else None
     meta.description = meta.description or first("og:description", "description",
                                                  "twitter:description", "dc.description")
-    if not meta.authors:
-        named = [a for key in ("author", "article:author", "dc.creator", "parsely-author",
-                               "sailthru.author", "byl") for a in props.get(key, [])]
-        meta.meta_authors = [a for a in named if "://" not in a]
-    meta.published_at = meta.published_at or iso_date(first(
-        "article:published_time", "og:article:published_time", "datepublished",
-        "pubdate", "publishdate", "publish-date", "date", "dc.date", "dc.date.issued",
-        "dcterms.created", "sailthru.date", "parsely-pub-date", "article.published",
-        "og:published_time"))
-    meta.modified_at = meta.modified_at or iso_date(first(
+    named = [a for key in ("author", "article:author", "dc.creator", "dcterms.creator",
+                           "parsely-author", "sailthru.author", "byl", "citation_author")
+             for a in props.get(key, [])]
+    meta.meta_authors = [a for a in named if "://" not in a]
+    meta.published_at = meta.published_at or first_date(
+        "article:published_time", "og:article:published_time", "article:published",
+        "datepublished", "pubdate", "publishdate", "publish-date", "publish_date", "date",
+        "dc.date", "dc.date.issued", "dc.date.created", "dc.date.publication", "dc.created",
+        "dcterms.created", "dcterms.issued", "dcterms.date", "sailthru.date",
+        "parsely-pub-date", "article.published", "article.created", "og:published_time",
+        "citation_publication_date", "citation_date", "datecreated", "dateposted",
+        "published-date", "publication-date", "publication_date", "date-published",
+        "date_published", "article:published_date", "published", "originalpublicationdate",
+        "article_date_original", "rnews:datepublished", "shareaholic:article_published_time")
+    meta.modified_at = meta.modified_at or first_date(
         "article:modified_time", "og:updated_time", "datemodified", "dcterms.modified",
-        "last-modified", "article.updated"))
+        "last-modified", "article.updated", "dc.date.modified", "modified-date",
+        "date-modified")
     meta.site_name = first("og:site_name") or meta.site_name or first("application-name")
     meta.section = first("article:section") or meta.section or first("parsely-section")
     meta.tags = props.get("article:tag") or meta.tags or _keywords(first("news_keywords"))

@@ -2,49 +2,37 @@
 
 A block is found by site rules, by markup (`related`, `recommended`, `jp-relatedposts` ...),
 or by a heading in one of many wordings and languages ("Related Articles", "You May Also
-Like", "More from this section", "Lesen Sie auch") followed by a list of article links. Inside
-a block each distinct article URL is one card; its title comes from a heading or title-like
-link, its summary from an excerpt element or a paragraph that is not the title. Navigation
-menus, footers and share links are never cards.
+Like", "More from this section", "Lesen Sie auch") followed by a list of article links, or by
+cards that follow such a heading with no wrapper. Inside a block each distinct article URL is one
+card, read by `cards` (title and summary). Navigation menus, footers and share links are never
+cards. Every pass is linear in the page's links: each card is found by one climb per link.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from archiver.extract.patterns import (
-    CHROME_PHRASE,
-    RELATED_HEADING,
-    RELATED_MARKUP,
-    SUMMARY_MARKUP,
-    TITLE_MARKUP,
+from archiver.extract.cards import (
+    CARD_TEXT,
+    HEADINGS,
+    RelatedRules,
+    card_summary,
+    card_title,
+    classes,
+    summary_after,
+    summary_text,
 )
-from archiver.extract.text import absolute_url, is_date_text, squash
+from archiver.extract.chrome import inside_any
+from archiver.extract.patterns import RELATED_HEADING, RELATED_MARKUP
+from archiver.extract.text import absolute_url, squash
 from archiver.models import RelatedLink
 from archiver.urls import is_related_article_url
 
 _HEADING_TAGS = "h1, h2, h3, h4, h5, h6, [role=heading], strong, b, p, span, div, legend, caption"
 _MAX_CLIMB = 6
-_CARD_TEXT = 600  # characters of text one related card may hold, on average
-
-
-@dataclass(frozen=True)
-class RelatedRules:
-    """Related-block selectors from a site file."""
-
-    block: str | None = None
-    card: str | None = None
-    title: str | None = None
-    url: str | None = None
-    summary: str | None = None
-
-
-def _classes(node: LexborNode) -> str:
-    attrs = node.attributes
-    return f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
 
 
 def _in_excluded_region(node: LexborNode, stop: LexborNode | None = None) -> bool:
@@ -74,96 +62,58 @@ def _inside_content(node: LexborNode) -> bool:
     return False
 
 
+@lru_cache(maxsize=65536)
+def _article_url(page_url: str, href: str | None) -> str | None:
+    """The absolute URL of a link to an article, None for any other link (cached: the same
+    links are judged again for each block and heading that holds them)."""
+    url = absolute_url(page_url, href)
+    return url.split("#", 1)[0] if url is not None and is_related_article_url(url, page_url) \
+        else None
+
+
 def _article_links(block: LexborNode, page_url: str) -> dict[str, list[LexborNode]]:
     links: dict[str, list[LexborNode]] = {}
     for link in block.css("a[href]"):
-        url = absolute_url(page_url, link.attributes.get("href"))
-        if url is None or not is_related_article_url(url, page_url):
+        url = _article_url(page_url, link.attributes.get("href"))
+        if url is None:
             continue
         if _in_excluded_region(link, block):
             continue
-        links.setdefault(url.split("#", 1)[0], []).append(link)
+        links.setdefault(url, []).append(link)
     return links
 
 
-def _link_title(link: LexborNode) -> str:
-    text = squash(link.text(deep=True))
-    if text and not CHROME_PHRASE.fullmatch(text):
-        return text
-    return ""
-
-
-def _card_title(links: list[LexborNode], card: LexborNode, rules: RelatedRules | None) -> str:
-    if rules is not None and rules.title:
-        node = card.css_first(rules.title)
-        if node is not None and squash(node.text(deep=True)):
-            return squash(node.text(deep=True))
-    # A link inside a heading or title-classed element wins, then the longest link text.
-    for link in links:
-        parent: LexborNode | None = link
-        for _ in range(3):
-            if parent is None:
-                break
-            if parent.tag in {"h1", "h2", "h3", "h4", "h5", "h6"} or \
-                    TITLE_MARKUP.search(_classes(parent)):
-                title = _link_title(link)
-                if title:
-                    return title
-            parent = parent.parent
-    for heading in card.css("h1, h2, h3, h4, h5, h6"):
-        title = squash(heading.text(deep=True))
-        if title:
-            return title
-    titles = [_link_title(link) for link in links]
-    best = max(titles, key=len, default="")
-    if best:
-        return best
-    for link in links:
-        label = link.attributes.get("aria-label") or link.attributes.get("title") or ""
-        label = re.sub(r"^(?:read more about|read more:?)\s+", "", squash(label), flags=re.IGNORECASE)
-        if label:
-            return label
-    return ""
-
-
-def _card_summary(card: LexborNode, title: str, rules: RelatedRules | None) -> str | None:
-    if rules is not None and rules.summary:
-        node = card.css_first(rules.summary)
-        text = squash(node.text(deep=True)) if node is not None else ""
-        return text or None
-    candidates: list[str] = []
-    for node in card.css("[class]"):
-        if SUMMARY_MARKUP.search(_classes(node)):
-            text = squash(node.text(deep=True))
-            if text and text != title:
-                return text
-    for node in card.css("p, div, span"):
-        if node.css_first("p, div") is not None and node.tag != "p":
-            continue
-        if node.css_first("a[href]") is not None and node.tag != "p":
-            continue
-        text = squash(node.text(deep=True))
-        if len(text) < 25 or text == title or title in text and len(text) < len(title) + 15:
-            continue
-        if CHROME_PHRASE.fullmatch(text) or is_date_text(text):
-            continue
-        candidates.append(text)
-    return candidates[0] if candidates else None
-
-
-def _card_for(link: LexborNode, url: str, block: LexborNode, page_url: str) -> LexborNode:
-    """The widest ancestor of `link` inside `block` that links to no other article."""
-    card = link
-    while True:
+def _cards(block: LexborNode, found: dict[str, list[LexborNode]]) -> dict[str, LexborNode]:
+    """For each article URL of a block, its card: the widest ancestor of its first link inside
+    the block that links to no other article. Each ancestor learns the URLs under it once,
+    walking up from the links, so the cost is linear in the block's links."""
+    under: dict[int, str | None] = {}  # mem_id -> the one URL under it, None: several
+    for url, links in found.items():
+        for link in links:
+            node = link.parent
+            while node is not None and node.mem_id != block.mem_id:
+                if node.mem_id not in under:
+                    under[node.mem_id] = url
+                elif under[node.mem_id] == url:
+                    break  # a link to the same article already climbed from here
+                else:
+                    # Several articles meet here: every ancestor above is mixed as well.
+                    while node is not None and node.mem_id != block.mem_id and \
+                            under.get(node.mem_id, "") is not None:
+                        under[node.mem_id] = None
+                        node = node.parent
+                    break
+                node = node.parent
+    cards: dict[str, LexborNode] = {}
+    for url, links in found.items():
+        card = links[0]
         parent = card.parent
-        if parent is None or parent.mem_id == block.mem_id:
-            return card
-        others = {
-            u for u in _article_links(parent, page_url) if u != url
-        }
-        if others:
-            return card
-        card = parent
+        while parent is not None and parent.mem_id != block.mem_id and \
+                under.get(parent.mem_id) == url:
+            card = parent
+            parent = card.parent
+        cards[url] = card
+    return cards
 
 
 def read_cards(block: LexborNode, page_url: str, rules: RelatedRules | None = None
@@ -182,17 +132,22 @@ def read_cards(block: LexborNode, page_url: str, rules: RelatedRules | None = No
                 continue
             links = [a for a in card.css("a[href]")
                      if absolute_url(page_url, a.attributes.get("href")) == url]
-            title = _card_title(links or [link_node], card, rules)
+            title = card_title(links or [link_node], card, rules)
             if title:
-                out.append(RelatedLink(title, url, _card_summary(card, title, rules)))
+                out.append(RelatedLink(title, url, card_summary(card, title, rules)))
         return out
     found = _article_links(block, page_url)
+    cards = {url: block for url in found} if len(found) == 1 else _cards(block, found)
+    starts = frozenset(link.mem_id for links in found.values() for link in links)
     for url, links in found.items():
-        card = block if len(found) == 1 else _card_for(links[0], url, block, page_url)
-        title = _card_title(links, card, rules)
+        card = cards[url]
+        title = card_title(links, card, rules)
         if not title:
             continue
-        out.append(RelatedLink(title, url, _card_summary(card, title, rules)))
+        summary = card_summary(card, title, rules)
+        if summary is None and card.mem_id != block.mem_id:
+            summary = summary_after(card, title, starts)
+        out.append(RelatedLink(title, url, summary))
     return out
 
 
@@ -222,7 +177,7 @@ def _block_after_heading(heading: LexborNode, page_url: str, main: LexborNode | 
 def _card_sized(block: LexborNode, cards: int) -> bool:
     """Whether a block's text is what a list of cards holds (title, date, short summary each),
     not an article with links in its paragraphs."""
-    return len(block.text(deep=True)) <= max(1500, _CARD_TEXT * cards)
+    return len(block.text(deep=True)) <= max(1500, CARD_TEXT * cards)
 
 
 def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
@@ -234,12 +189,17 @@ def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
     return False
 
 
+def _section_heading(node: LexborNode, page_url: str) -> bool:
+    """A heading that starts another section (one that links to an article is a card's title)."""
+    return node.tag in HEADINGS and not _article_links(node, page_url)
+
+
 def _siblings_block(heading: LexborNode, page_url: str) -> LexborNode | None:
     """The first following sibling (before the next heading) holding >= 2 article links."""
     sibling = heading.next
     while sibling is not None:
         if sibling.is_element_node:
-            if sibling.tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            if _section_heading(sibling, page_url):
                 return None
             if len(_article_links(sibling, page_url)) >= 2:
                 return sibling
@@ -247,18 +207,37 @@ def _siblings_block(heading: LexborNode, page_url: str) -> LexborNode | None:
     return None
 
 
-def following_cards(heading: LexborNode, page_url: str) -> list[LexborNode]:
-    """Sibling elements after a heading, up to the next heading or non-card element."""
-    cards: list[LexborNode] = []
+MAX_BETWEEN_CARDS = 2  # elements without an article link (a summary, a date) between two cards
+
+
+def following_cards(heading: LexborNode, page_url: str) -> list[list[LexborNode]]:
+    """The cards that follow a heading as its siblings, up to the next section heading or
+    anything else: each card is an element with an article link (all of one tag) and the
+    elements after it that have none (its summary, its date), up to the next card."""
+    cards: list[list[LexborNode]] = []
+    between: list[LexborNode] = []
     sibling = heading.next
     while sibling is not None:
         if sibling.is_element_node:
-            if sibling.tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            if _article_links(sibling, page_url):
+                if cards and sibling.tag != cards[0][0].tag:
+                    break  # cards are alike; a link in another shape is the text going on
+                if cards:
+                    cards[-1].extend(between)
+                between = []
+                cards.append([sibling])
+            elif sibling.tag in HEADINGS or not cards or len(between) >= MAX_BETWEEN_CARDS \
+                    or len(sibling.text(deep=True)) > CARD_TEXT:
                 break
-            if not _article_links(sibling, page_url):
-                break
-            cards.append(sibling)
+            else:
+                between.append(sibling)
         sibling = sibling.next
+    # What follows the last card is its own only as far as every card before it had the same.
+    shapes = {tuple(n.tag for n in card[1:]) for card in cards[:-1]}
+    if len(shapes) == 1:
+        shape = shapes.pop()
+        if shape and tuple(n.tag for n in between[:len(shape)]) == shape:
+            cards[-1].extend(between[:len(shape)])
     return cards
 
 
@@ -278,13 +257,13 @@ def find_related(
 ) -> RelatedBlocks:
     """Related article links of a page, and the block nodes that hold them."""
     blocks: list[LexborNode] = []
-    groups: list[list[LexborNode]] = []  # card lists that follow a heading, with no wrapper
+    groups: list[list[list[LexborNode]]] = []  # cards that follow a heading, with no wrapper
     headings: list[LexborNode] = []
     if rules is not None and rules.block:
         blocks.extend(tree.css(rules.block))
     if not blocks:
         for node in tree.css("[class], [id]"):
-            if RELATED_MARKUP.search(_classes(node)) and not _in_excluded_region(node):
+            if RELATED_MARKUP.search(classes(node)) and not _in_excluded_region(node):
                 if main is not None and _contains(node, main):
                     continue
                 blocks.append(node)
@@ -309,12 +288,14 @@ def find_related(
                 headings.append(node)
                 groups.append(cards)
     # Outermost blocks only, each read once.
+    block_ids = {block.mem_id for block in blocks}
     unique: list[LexborNode] = []
+    read: set[int] = set()
     for block in blocks:
-        if any(_contains(other, block) for other in blocks if other.mem_id != block.mem_id):
+        if block.mem_id in read or inside_any(block, block_ids):
             continue
-        if block.mem_id not in {b.mem_id for b in unique}:
-            unique.append(block)
+        read.add(block.mem_id)
+        unique.append(block)
     links: list[RelatedLink] = []
     seen: set[str] = set()
     nodes: list[LexborNode] = list(unique) + headings
@@ -324,10 +305,15 @@ def find_related(
                 seen.add(link.url)
                 links.append(link)
     for cards in groups:
-        nodes.extend(cards)
         for card in cards:
-            for link in read_cards(card, page_url, rules):
-                if link.url not in seen:
-                    seen.add(link.url)
-                    links.append(link)
+            nodes.extend(card)
+            for link in read_cards(card[0], page_url, rules):
+                if link.url in seen:
+                    continue
+                seen.add(link.url)
+                if link.summary is None:
+                    texts = (squash(n.text(deep=True)) for n in card[1:])
+                    link = RelatedLink(link.title, link.url,
+                                       next((t for t in texts if summary_text(t, link.title)), None))
+                links.append(link)
     return RelatedBlocks(links, nodes)

@@ -1,27 +1,13 @@
-"""Small text helpers shared by the extraction layers: whitespace, URLs, dates, authors."""
+"""Small text helpers shared by the extraction layers: whitespace, URLs, date lines, languages."""
 
 from __future__ import annotations
 
 import re
-import warnings
-from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
-from archiver.extract.patterns import AUTHOR_PREFIX
 from archiver.urls import same_page  # noqa: F401 - URL rules live in archiver.urls
 
 _SPACE = re.compile(r"[\s\u00a0\u200b\u2009\u202f\ufeff]+")
-_DATEISH = re.compile(
-    r"\b(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|"
-    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}|"
-    r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*|"
-    r"(?:updated|published|posted)\b.*)",
-    re.IGNORECASE,
-)
-_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\||/|&|\band\b|\bund\b|\bet\b|\by\b)\s*",
-                           re.IGNORECASE)
-
-
 _DATE_LINE = re.compile(
     r"(?:(?:published|updated|posted|last updated)[:\s]+)?"
     r"(?:\w+,?\s+)?(?:\d{1,2}(?:st|nd|rd|th)?\s+\w+\.?,?\s+\d{4}|\w+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?"
@@ -88,67 +74,6 @@ def absolute_url(base: str, href: str | None) -> str | None:
     return resolved
 
 
-def iso_date(value: str | None) -> str | None:
-    """An ISO-8601 date or datetime for a date string, keeping its timezone; None if unparseable."""
-    text = squash(value)
-    if not text:
-        return None
-    candidate = text.replace("Z", "+00:00") if text.endswith("Z") else text
-    # 2025-07-10 09:15:00+0300 -> ISO
-    candidate = re.sub(r"^(\d{4}-\d{2}-\d{2}) (\d)", r"\1T\2", candidate)
-    candidate = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", candidate)
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", candidate):
-            return datetime.fromisoformat(candidate).date().isoformat()
-        return datetime.fromisoformat(candidate).isoformat()
-    except ValueError:
-        pass
-    from dateutil import parser as date_parser
-
-    try:
-        with warnings.catch_warnings():
-            # "EST"-style zone names: dateutil warns and returns a naive time; naive is right.
-            warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
-            parsed = date_parser.parse(text, fuzzy=False)
-    except (ValueError, OverflowError, TypeError):
-        return None
-    if not (1990 <= parsed.year <= 2100):
-        return None
-    return parsed.isoformat()
-
-
-def clean_author(name: str) -> str | None:
-    """One author name without "By ", dates, emails or URLs; None if nothing name-like is left."""
-    text = squash(name)
-    if not text or "://" in text or text.startswith("www."):
-        return None
-    text = AUTHOR_PREFIX.sub("", text)
-    text = re.sub(r"\S+@\S+", "", text)
-    match = _DATEISH.search(text)
-    if match:
-        text = text[: match.start()]
-    text = text.strip(" ,;|:-–—·•")
-    if not text or len(text) > 80 or not re.search(r"[^\W\d_]", text):
-        return None
-    if sum(ch.isdigit() for ch in text) > 2:
-        return None
-    return text
-
-
-def clean_authors(values: list[str]) -> tuple[str, ...]:
-    """Author names from raw strings: prefixes dropped, lists split, duplicates removed."""
-    out: list[str] = []
-    seen: set[str] = set()
-    for value in values:
-        value = AUTHOR_PREFIX.sub("", squash(value))
-        if "://" in value or value.startswith("www."):
-            continue
-        for part in _AUTHOR_SPLIT.split(value):
-            name = clean_author(part)
-            if name and name.lower() not in seen:
-                seen.add(name.lower())
-                out.append(name)
-    return tuple(out)
 
 
 def language_code(value: str | None) -> str | None:

@@ -5,6 +5,7 @@ tables (`frontier`, `discovery`). Everything else gets plain records in and out.
     archive       Archive: open (create, migrate), upgrade_archive, check_archive_path
     transactions  transaction(), GroupCommit: short writes, whole or nothing, committed in groups
     articles      store_result, save_reextracted, store_imported: the archive's writes
+    changes       the change log of fields other than title and body (corrections kept)
     bodies        page bodies packed (zstd) and unpacked
     reads         article records, stored pages, re-extraction targets, stats
 """

@@ -3,7 +3,9 @@
 `store_result` stores what became of one URL (its page, its article as new, changed or unchanged,
 the fetch row) in one transaction; `save_reextracted` stores what the current extractors made of
 a stored page; `store_imported` stores a page read from a WARC file once. A changed article gets
-a new version with a unified diff against the previous one.
+a new version with a unified diff against the previous one; a change of any other field it was
+extracted with (authors, dates, related links ...) is a row of the change log
+(`archiver.store.changes`). Nothing an extraction decides is dropped.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any
 from archiver.errors import StoreError
 from archiver.models import Article, Fetched, FetchResult
 from archiver.store.bodies import insert_page
+from archiver.store.changes import RELATED, field_changes, record_changes, stored_related
 from archiver.store.transactions import Transactions
+from archiver.timestamps import parse_date
 from archiver.urls import site_of
 
 
@@ -29,7 +33,9 @@ class StoreOutcome:
     outcome: str  # new, changed, unchanged, not-modified, failed
     article_id: int | None = None
     page_id: int | None = None
-    version: int | None = None
+    version: int | None = None  # the article's version of its title and body, once stored
+    changed: tuple[str, ...] = ()  # the fields that changed: title, body, authors, related ...
+    related: int = 0  # related links the archive holds for the article, once stored
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,9 @@ def _article_fields(article: Article, site: str, page_id: int | None) -> dict[st
         "authors": json.dumps(list(article.authors), ensure_ascii=False),
         "published_at": article.published_at,
         "modified_at": article.modified_at,
+        # the same moments in UTC, the form that sorts in time order (schema: utc dates)
+        "published_utc": parse_date(article.published_at),
+        "modified_utc": parse_date(article.modified_at),
         "language": article.language,
         "site_name": article.site_name,
         "section": article.section,
@@ -106,13 +115,6 @@ def _add_version(
         (article_id, version, content_hash(article), article.title, article.body, page_id, at, diff),
     )
     return version
-
-
-def _related_of(conn: sqlite3.Connection, article_id: int) -> list[tuple[str, str, str | None]]:
-    return conn.execute(
-        "SELECT title, url, summary FROM related_links WHERE article_id = ? ORDER BY position",
-        (article_id,),
-    ).fetchall()
 
 
 def _replace_related(conn: sqlite3.Connection, article_id: int, article: Article) -> None:
@@ -168,33 +170,70 @@ def _save_article(
     page_id: int | None,
     seen_at: str,
     site: str | None,
+    cause: str = "fetch",
 ) -> StoreOutcome:
+    """Store an article extracted from a page captured at `seen_at` (`cause`: fetch, for a
+    fetch, crawl or import; reextract, for a stored page extracted again)."""
     key = article.key_url
     fields = _article_fields(article, site or site_of(key), page_id)
-    row = conn.execute(
-        "SELECT id, content_hash, versions FROM articles WHERE url = ?", (key,)
-    ).fetchone()
+    cur = conn.execute("SELECT * FROM articles WHERE url = ?", (key,))
+    row = cur.fetchone()
     if row is None:
         article_id = _insert_article(archive, conn, article, fields, seen_at)
         version = _add_version(conn, article_id, article, page_id, seen_at)
         _replace_related(conn, article_id, article)
-        return StoreOutcome("new", article_id, page_id, version)
-    article_id, old_hash, versions = row
-    if old_hash == fields["content_hash"]:
-        conn.execute(
-            "UPDATE articles SET last_fetched_at = ?, fetched_url = ? WHERE id = ?",
-            (seen_at, article.url, article_id),
-        )
-        return StoreOutcome("unchanged", article_id, page_id, versions)
-    version = _add_version(conn, article_id, article, page_id, seen_at)
-    _update_article(
-        archive,
-        conn,
-        article_id,
-        {**fields, "last_fetched_at": seen_at, "last_changed_at": seen_at, "versions": version},
-    )
-    _replace_related(conn, article_id, article)
-    return StoreOutcome("changed", article_id, page_id, version)
+        return StoreOutcome("new", article_id, page_id, version, related=len(article.related))
+    current = dict(zip([d[0] for d in cur.description], row))
+    return _apply_extraction(archive, conn, current, article, fields, at=seen_at, cause=cause)
+
+
+_BOOKKEEPING = ("extractor", "extractor_version", "site", "published_utc", "modified_utc")
+
+
+def _apply_extraction(
+    archive: Transactions,
+    conn: sqlite3.Connection,
+    current: dict[str, Any],
+    article: Article,
+    fields: dict[str, Any],
+    *,
+    at: str,
+    cause: str,
+) -> StoreOutcome:
+    """Store what an extraction made of an archived article's page (`current`: its row): a new
+    title or body is a new version with its diff, any other field that differs is a row of the
+    change log (`archiver.store.changes`), and both move `last_changed_at`. A new capture
+    (`cause` fetch) also moves `last_fetched_at`; a re-extraction keeps it and `fetched_url`."""
+    article_id = int(current["id"])
+    page_id = fields["page_id"]
+    old_related = stored_related(conn, article_id)
+    changes = field_changes(current, fields, old_related, article)
+    text_changed = fields["content_hash"] != current["content_hash"]
+    fetched = {"last_fetched_at": at} if cause == "fetch" else {"fetched_url": current["fetched_url"]}
+    related = len(json.loads(old_related))
+    if not text_changed and not changes:
+        if cause == "fetch":
+            conn.execute(
+                "UPDATE articles SET last_fetched_at = ?, fetched_url = ? WHERE id = ?",
+                (at, article.url, article_id),
+            )
+        elif any(current[k] != fields[k] for k in _BOOKKEEPING):
+            # which code read the page, and the UTC forms derived from the stated dates (filled
+            # in archives stored before they existed), are bookkeeping, not a change of the article
+            _update_article(archive, conn, article_id, {k: fields[k] for k in _BOOKKEEPING})
+        return StoreOutcome("unchanged", article_id, page_id, current["versions"], related=related)
+    version = current["versions"]
+    if text_changed:
+        version = _add_version(conn, article_id, article, page_id, at)
+    _update_article(archive, conn, article_id,
+                    {**fields, **fetched, "last_changed_at": at, "versions": version})
+    if any(change.field == RELATED for change in changes):
+        _replace_related(conn, article_id, article)
+        related = len(article.related)
+    record_changes(conn, article_id, version, changes, page_id=page_id, at=at, cause=cause)
+    names = [name for name in ("title", "body") if current[name] != fields[name]]
+    return StoreOutcome("changed", article_id, page_id, version,
+                        changed=(*names, *(change.field for change in changes)), related=related)
 
 
 class Articles(Transactions):
@@ -252,10 +291,11 @@ class Articles(Transactions):
     ) -> StoreOutcome:
         """Store what the current extractors made of a stored page.
 
-        A different title or body becomes a new version (outcome `changed`, with its diff); other
-        differences (metadata, related links) update the article in place (`updated`); the same
-        result changes nothing (`unchanged`). A page that gave no article before is stored as one
-        (`new`, or `changed`/`unchanged` when its article is already archived under another URL).
+        A different title or body becomes a new version with its diff; other differences
+        (metadata, related links) are recorded in the change log with cause `reextract`; either
+        way the outcome is `changed`, with the fields in `changed`. The same result changes
+        nothing (`unchanged`). A page that gave no article before is stored as one (`new`, or
+        `changed`/`unchanged` when its article is already archived under another URL).
         `last_fetched_at` never moves: nothing was fetched.
         """
         with self.transaction() as conn:
@@ -263,30 +303,14 @@ class Articles(Transactions):
             if page is None:
                 raise StoreError(f"no stored page with id {target.page_id}")
             if target.article_id is None:
-                return _save_article(self, conn, article, target.page_id, page[0], site)
+                return _save_article(self, conn, article, target.page_id, page[0], site, "reextract")
             cur = conn.execute("SELECT * FROM articles WHERE id = ?", (target.article_id,))
             row = cur.fetchone()
             if row is None:  # deleted meanwhile
-                return _save_article(self, conn, article, target.page_id, page[0], site)
+                return _save_article(self, conn, article, target.page_id, page[0], site, "reextract")
             current = dict(zip([d[0] for d in cur.description], row))
             fields = _article_fields(article, site or current["site"], target.page_id)
-            fields["fetched_url"] = current["fetched_url"]  # where it was fetched from has not changed
-            related = [(link.title, link.url, link.summary) for link in article.related]
-            if fields["content_hash"] != current["content_hash"]:
-                version = _add_version(conn, target.article_id, article, target.page_id, at)
-                _update_article(
-                    self, conn, target.article_id, {**fields, "last_changed_at": at, "versions": version}
-                )
-                _replace_related(conn, target.article_id, article)
-                return StoreOutcome("changed", target.article_id, target.page_id, version)
-            decided = {k: v for k, v in fields.items() if k != "page_id"}
-            if any(current[k] != v for k, v in decided.items()) or related != [
-                tuple(r) for r in _related_of(conn, target.article_id)
-            ]:
-                _update_article(self, conn, target.article_id, decided)
-                _replace_related(conn, target.article_id, article)
-                return StoreOutcome("updated", target.article_id, target.page_id, current["versions"])
-            return StoreOutcome("unchanged", target.article_id, target.page_id, current["versions"])
+            return _apply_extraction(self, conn, current, article, fields, at=at, cause="reextract")
 
     def page_stored(self, fetched: Fetched, digest: str | None = None) -> bool:
         """Whether this capture (URL, body sha256, fetch time) is already a stored page."""

@@ -55,7 +55,7 @@ def insert_page(conn: sqlite3.Connection, fetched: Fetched, packed: PackedBody |
     length = fetched.header("content-length")
     cur = conn.execute(
         """INSERT INTO pages (url, final_url, status, content_type, charset, etag, last_modified,
-               content_length, body, body_codec, body_size, sha256, fetched_at, elapsed, headers)
+               content_length, body, body_codec, body_size, sha256, fetched_at, duration, headers)
            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
         (
             fetched.url,
@@ -71,7 +71,7 @@ def insert_page(conn: sqlite3.Connection, fetched: Fetched, packed: PackedBody |
             packed.size,
             packed.sha256,
             fetched.fetched_at,
-            fetched.elapsed,
+            fetched.duration,
             json.dumps([[name, value] for name, value in fetched.headers], ensure_ascii=False),
         ),
     )
@@ -102,5 +102,5 @@ def fetched_of(row: dict[str, Any]) -> Fetched:
         headers=_page_headers(row),
         content=decompress(row["body"]),
         fetched_at=row["fetched_at"],
-        elapsed=row["elapsed"] or 0.0,
+        duration=row["duration"] or 0.0,
     )

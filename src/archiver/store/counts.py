@@ -17,9 +17,8 @@ it (archiver's store, `reextract`, a user's own SQL), in the same transaction: t
 drift from the articles they count. The migration fills them for an existing archive in bulk.
 Also here: the indexes behind the list's sorts and narrowings and the canned queries.
 
-The UTC day of a publication time is SQLite's `strftime` of `published_at` (ISO-8601 with its
-offset, as the page states it): the same rule as the `published_utc` column of
-archive_0005_utc_dates, so the two agree.
+The year, month and day are those of `published_utc` (archive_0005_utc_dates), the sort key of
+the article list.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ SHOWN_WITHIN = {
 # two narrowings at once) holds few enough articles to count when asked.
 FACET_PAIRS = [(within, facet) for within, shown in SHOWN_WITHIN.items() for facet in shown]
 
-UTC_STAMP = "strftime('%Y-%m-%dT%H:%M:%SZ', {row}.published_at)"
+UTC_STAMP = "{row}.published_utc"
 
 # authors as a JSON array ('[]' when the column holds anything else)
 _AUTHORS = """CASE WHEN json_valid({row}.authors)
@@ -156,19 +155,19 @@ def _log_counts() -> str:
 
 ARCHIVE_0008_BROWSE_AT_SCALE = (
     """
-        -- Datasette orders a list by its sort column, then by the key ascending (published_at
+        -- Datasette orders a list by its sort column, then by the key ascending (published_utc
         -- DESC, id): an index in that order serves every page of the list, the later (_next) pages
         -- included, by reading it forward, where an ascending one leaves a sort of the whole
         -- table for every page. An index's entries end with the row id, in ascending order.
-        CREATE INDEX IF NOT EXISTS idx_articles_published_desc ON articles(published_at DESC);
-        CREATE INDEX IF NOT EXISTS idx_articles_site_published ON articles(site, published_at DESC);
-        CREATE INDEX IF NOT EXISTS idx_articles_section_published ON articles(section, published_at DESC);
-        CREATE INDEX IF NOT EXISTS idx_articles_language_published ON articles(language, published_at DESC);
+        CREATE INDEX IF NOT EXISTS idx_articles_published_desc ON articles(published_utc DESC);
+        CREATE INDEX IF NOT EXISTS idx_articles_site_published ON articles(site, published_utc DESC);
+        CREATE INDEX IF NOT EXISTS idx_articles_section_published ON articles(section, published_utc DESC);
+        CREATE INDEX IF NOT EXISTS idx_articles_language_published ON articles(language, published_utc DESC);
         CREATE INDEX IF NOT EXISTS idx_fetches_started_desc ON fetches(started_at DESC);
         CREATE INDEX IF NOT EXISTS idx_pages_fetched_desc ON pages(fetched_at DESC);
         CREATE INDEX IF NOT EXISTS idx_article_versions_created_desc ON article_versions(created_at DESC);
         -- (these replace the indexes they cover)
-        DROP INDEX IF EXISTS idx_articles_published_at;
+        DROP INDEX IF EXISTS idx_articles_published_utc;
         DROP INDEX IF EXISTS idx_articles_site;
         DROP INDEX IF EXISTS idx_articles_section;
         DROP INDEX IF EXISTS idx_articles_language;
@@ -177,7 +176,7 @@ ARCHIVE_0008_BROWSE_AT_SCALE = (
         DROP INDEX IF EXISTS idx_article_versions_created_at;
         -- latest_articles' order; changed_articles reads only versions after the first
         CREATE INDEX IF NOT EXISTS idx_articles_published_or_seen
-            ON articles(coalesce(published_at, first_seen_at));
+            ON articles(coalesce(published_utc, first_seen_at));
         CREATE INDEX IF NOT EXISTS idx_article_versions_changes
             ON article_versions(created_at) WHERE version > 1;
 
@@ -248,11 +247,11 @@ ARCHIVE_0008_BROWSE_AT_SCALE = (
             DELETE FROM article_facets WHERE article_id = OLD.id;
             {_STATS.format(row="OLD", sign="-")}
         END;
-        CREATE TRIGGER articles_facets_au AFTER UPDATE OF site, section, language, authors, published_at
+        CREATE TRIGGER articles_facets_au AFTER UPDATE OF site, section, language, authors, published_utc
         ON articles
         WHEN OLD.site IS NOT NEW.site OR OLD.section IS NOT NEW.section
           OR OLD.language IS NOT NEW.language OR OLD.authors IS NOT NEW.authors
-          OR OLD.published_at IS NOT NEW.published_at
+          OR OLD.published_utc IS NOT NEW.published_utc
         BEGIN
             DELETE FROM article_facets WHERE article_id = OLD.id;
             {_RECORD_FACETS}

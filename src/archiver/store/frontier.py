@@ -16,6 +16,7 @@ consistent with the archive.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -337,6 +338,20 @@ def start_run(db: Archive, command: str, now: str) -> int:
             (now, command, os.getpid()),
         )
         return int(cur.lastrowid or 0)
+
+
+def record_sites(db: Archive, sites: Iterable[tuple[str, Sequence[str]]], crawled: Iterable[str], now: str) -> None:
+    """Keep the `sites` table current: every site file a crawl loaded, (name, domains), with its
+    domains as the file says them now; `crawled` (the sites this run crawls) get `now` as
+    `last_crawled_at`. Sites no longer in the files keep their row (their articles do too)."""
+    crawled = set(crawled)
+    with db.transaction() as conn:
+        conn.executemany(
+            """INSERT INTO sites (name, domains, last_crawled_at) VALUES (?, ?, ?)
+               ON CONFLICT(name) DO UPDATE SET domains = excluded.domains,
+                   last_crawled_at = coalesce(excluded.last_crawled_at, sites.last_crawled_at)""",
+            [(name, json.dumps(list(domains)), now if name in crawled else None) for name, domains in sites],
+        )
 
 
 def save_run(db: Archive, run_id: int, **values: Any) -> None:

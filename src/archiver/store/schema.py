@@ -17,6 +17,8 @@ import sqlite_utils
 from archiver.store.counts import ARCHIVE_0008_BROWSE_AT_SCALE
 from archiver.timestamps import utc_now
 
+# Shipped migrations are never edited: later ones change what they made (pages.elapsed is
+# pages.duration since archive_0007_page_duration, which also mends the body comment).
 M001_INITIAL = """
         CREATE TABLE pages (
             id INTEGER PRIMARY KEY,
@@ -271,6 +273,56 @@ CRAWL_0003_DISCOVERY_LEARNS = """
         );
 """
 
+# Dates as pages state them keep their offset (2025-07-10T09:15:00+03:00), so they do not sort
+# in time order as text; beside each, the same moment in UTC (SQLite's date functions apply the
+# offset; a date or a time without one is taken as UTC), filled by archiver.store on every save.
+ARCHIVE_0005_UTC_DATES = """
+        ALTER TABLE articles ADD COLUMN published_utc TEXT;  -- YYYY-MM-DDTHH:MM:SSZ
+        ALTER TABLE articles ADD COLUMN modified_utc TEXT;
+        UPDATE articles SET published_utc = strftime('%Y-%m-%dT%H:%M:%SZ', published_at),
+                            modified_utc = strftime('%Y-%m-%dT%H:%M:%SZ', modified_at);
+        CREATE INDEX IF NOT EXISTS idx_articles_published_utc ON articles(published_utc);
+"""
+
+# Corrections to an article's fields other than title and body (archiver.store.changes): one
+# row per field that changed on a later capture (cause 'fetch') or re-extraction ('reextract').
+ARCHIVE_0006_ARTICLE_CHANGES = """
+        CREATE TABLE article_changes (
+            id INTEGER PRIMARY KEY,
+            article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,      -- the article's version (of title and body) from then on
+            field TEXT NOT NULL,           -- subtitle, authors, published_at, ..., related
+            old_value TEXT,                -- as articles holds it (JSON arrays: authors, tags, related)
+            new_value TEXT,
+            page_id INTEGER REFERENCES pages(id),
+            changed_at TEXT NOT NULL,
+            cause TEXT NOT NULL            -- fetch (a new capture) or reextract (same page, new extraction)
+        );
+        CREATE INDEX idx_article_changes_article_id ON article_changes(article_id, changed_at);
+        CREATE INDEX idx_article_changes_changed_at ON article_changes(changed_at);
+"""
+
+OLD_BODY_COMMENT = "-- gzip of the body as received (after transfer decoding)"
+NEW_BODY_COMMENT = "-- the body as received (after transfer decoding), zstd (gzip before archive_0003): see body_codec"
+
+
+def archive_0007_page_duration(conn: sqlite3.Connection) -> None:
+    """`pages.elapsed` becomes `pages.duration`, the name `fetches` and `crawl_runs` give the same
+    idea (seconds from the first request to the last byte); and the comment on `pages.body`,
+    which said gzip, says where the codec is told (zstd since archive_0003, gzip before)."""
+    conn.execute("ALTER TABLE pages RENAME COLUMN elapsed TO duration")
+    # the comment is text in sqlite_schema that only `.schema` shows; a comment is not part of
+    # the table's structure, so editing it needs no rebuild (and no schema_version bump)
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        conn.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'pages'",
+            (OLD_BODY_COMMENT, NEW_BODY_COMMENT),
+        )
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
+
+
 MIGRATIONS: list[tuple[str, Step]] = [
     ("0001_initial", M001_INITIAL),
     ("archive_0002_page_headers", ARCHIVE_0002_PAGE_HEADERS),
@@ -279,6 +331,9 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("archive_0004_index_new_articles_at_commit", ARCHIVE_0004_INDEX_NEW_ARTICLES_AT_COMMIT),
     ("crawl_0002_run_outcome", CRAWL_0002_RUN_OUTCOME),
     ("crawl_0003_discovery_learns", CRAWL_0003_DISCOVERY_LEARNS),
+    ("archive_0005_utc_dates", ARCHIVE_0005_UTC_DATES),
+    ("archive_0006_article_changes", ARCHIVE_0006_ARTICLE_CHANGES),
+    ("archive_0007_page_duration", archive_0007_page_duration),
     ("archive_0008_browse_at_scale", ARCHIVE_0008_BROWSE_AT_SCALE),
 ]
 

@@ -11,5 +11,5 @@ SELECT
     url
 FROM articles
 WHERE (:site = '' OR site = :site)
-ORDER BY coalesce(published_at, first_seen_at) DESC, id DESC
+ORDER BY coalesce(published_utc, first_seen_at) DESC, id DESC
 LIMIT 200
