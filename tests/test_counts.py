@@ -12,7 +12,7 @@ import pytest
 
 from archiver import store
 from archiver.models import Article, Fetched, FetchResult
-from archiver.store.counts import FACET_PAIRS, LOG_FACETS
+from archiver.store.counts import AUTHOR_PAIRS, FACET_PAIRS, LOG_FACETS
 
 AUTHORS = ("Ana Pérez", "Bo Lind", "Chen Wu")
 
@@ -59,12 +59,12 @@ def truth(db: store.Archive) -> tuple[Counter[tuple[str, str, str, str]], dict[s
         for i, flag in enumerate((1, words == 0, not published, authors in ("[]", ""), words)):
             s[i] += int(flag)
     counts: Counter[tuple[str, str, str, str]] = Counter()
-    pairs = set(FACET_PAIRS)
+    pairs = set(FACET_PAIRS + AUTHOR_PAIRS)
     for values in facets.values():
         for facet, value in values:
             counts["", "", facet, value] += 1
             for within, within_value in values:
-                if (within, facet) in pairs:
+                if (within, facet) in pairs and (within, within_value) != (facet, value):
                     counts[within, within_value, facet, value] += 1
     return counts, {site: tuple(s) for site, s in stats.items()}
 
@@ -123,14 +123,14 @@ def test_counts_stay_exact_through_writes_corrections_and_deletes(tmp_path: Path
 
 def test_an_older_archive_is_counted_in_bulk_as_the_triggers_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "old.db"
-    before = [m for m in store.schema.MIGRATIONS if m[0] != "archive_0008_browse_at_scale"]  # the last
+    before = [m for m in store.schema.MIGRATIONS if m[0] not in ("archive_0008_browse_at_scale", "archive_0009_author_counts")]
     monkeypatch.setattr(store.schema, "MIGRATIONS", before)
     with store.Archive(path) as db:
         for number in range(1, 30):
             save(db, article(number))
         assert "facet_counts" not in db.table_names()
     monkeypatch.undo()
-    assert store.upgrade_archive(path) == ["archive_0008_browse_at_scale"]
+    assert store.upgrade_archive(path) == ["archive_0008_browse_at_scale", "archive_0009_author_counts"]
     with store.Archive(path) as db:
         assert kept(db) == truth(db)
         held, counted = log_counts(db)

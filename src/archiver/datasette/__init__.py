@@ -15,6 +15,7 @@
     search.py           the search page: bm25 relevance or date order, snippets, a bound on counting
     ftsquery.py         what readers type as an FTS5 query (pure)
     snippets.py         a results page's headlines and snippets, matches marked
+    tablecounts.py      the archive's Database: hidden tables listed without a count
 
 Configured for Datasette 0.65 (configuration lives in metadata; 1.0 moves it).
 """

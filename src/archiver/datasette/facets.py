@@ -38,11 +38,11 @@ from archiver.datasette.narrowing import (
     period_label,
     request_pairs,
 )
-from archiver.store.counts import FACET_PAIRS, LOG_FACETS
+from archiver.store.counts import AUTHOR_PAIRS, FACET_PAIRS, LOG_FACETS
 
 TABLE = "articles"
 PERIODS = ("year", "month", "day")
-_PAIRS = frozenset(FACET_PAIRS)
+_PAIRS = frozenset(FACET_PAIRS + AUTHOR_PAIRS)
 
 
 def facet_kind(name: str, narrowings: list[Narrowing]) -> str:
@@ -68,9 +68,9 @@ def counted_within(kind: str, narrowings: list[Narrowing], other: bool) -> tuple
     if not narrowings:
         return True, None
     only = narrowings[0]
-    if (only.facet == kind and kind != "author") or (only.facet, kind) in _PAIRS:
+    if only.facet == kind or (only.facet, kind) in _PAIRS:
         return True, only
-    return False, None  # (an author's co-authors are counted among their articles)
+    return False, None
 
 
 class CountedFacet(Facet):
@@ -99,15 +99,20 @@ class CountedFacet(Facet):
         order = "value DESC" if kind in PERIODS else "n DESC, value"
         kept, within = counted_within(kind, narrowings, other)
         if not kept:
-            sql = (
-                f"SELECT value, count(*) AS n FROM article_facets WHERE facet = :facet_kind "
-                f"AND article_id IN (SELECT id FROM ({self.sql})) GROUP BY value ORDER BY {order} LIMIT {limit}"
+            sql = (  # CROSS JOIN: from the list's articles to their values, not the other way
+                f"SELECT f.value AS value, count(*) AS n FROM (SELECT id FROM ({self.sql})) AS a "
+                f"CROSS JOIN article_facets AS f ON f.article_id = a.id AND f.facet = :facet_kind "
+                f"GROUP BY f.value ORDER BY {order} LIMIT {limit}"
             )
             params = {**dict(self.params), "facet_kind": kind}
             time_limit = self.ds.setting("facet_time_limit_ms")
         else:
-            if within is not None and within.facet == kind:
+            if within is not None and within.facet == kind and kind != "author":
                 where, params = "within_facet = '' AND facet = :kind AND value = :value", {"kind": kind, "value": within.value}
+            elif within is not None and within.facet == kind:  # the author and their co-authors
+                where = ("((within_facet = '' AND value = :value) OR (within_facet = 'author' AND within_value = :value)) "
+                         "AND facet = :kind")
+                params = {"kind": kind, "value": within.value}
             elif within is None:
                 where, params = "within_facet = '' AND within_value = '' AND facet = :kind", {"kind": kind}
             else:

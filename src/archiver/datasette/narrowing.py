@@ -22,12 +22,9 @@ from typing import Any
 
 COLUMNS = ("site", "section", "language")
 PERIOD = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
-# request arguments that say how to show the list, not which rows are in it
-_SHOWING = frozenset({
-    "_sort", "_sort_desc", "_size", "_next", "_view", "_facet_size", "_nofacet", "_nocount",
-    "_nosuggest", "_col", "_nocol", "_labels", "_label", "_trace", "_timelimit", "_shape",
-    "_json", "_json_infinity", "_stream", "_dl", "_fts_table", "_fts_pk", "_searchmode",
-})
+# request arguments that narrow the list besides those read here (Datasette's column filters are
+# the arguments without a leading _ or with a __ in them)
+_FILTERS = ("_where", "_search", "_filter", "_through")
 
 
 @dataclass(frozen=True)
@@ -113,10 +110,9 @@ def narrowings_of(args: Iterable[tuple[str, str]]) -> tuple[list[Narrowing], boo
                 other = True  # an unreadable period: the filter hook reports it
             else:
                 found.append(Narrowing(kind, value.strip(), key))
-        elif key in _SHOWING or key.startswith("_facet"):
-            continue
-        else:
+        elif not key.startswith("_") or "__" in key or key.startswith(_FILTERS):
             other = True
+        # anything else says how to show the list (_sort, _size, _next, _col, _view ...)
     return found, other
 
 
