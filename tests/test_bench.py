@@ -266,3 +266,26 @@ def test_bench_needs_the_benchmarks_folder_of_a_source_checkout(tmp_path, monkey
         bench_module("benchcrawl")
     result = CliRunner().invoke(main, ["bench", "crawl", "--pages", "1"])
     assert result.exit_code == 2 and "archiver bench needs a source checkout" in result.output
+
+
+def test_bench_serve_smoke_run_times_every_page_without_errors(tmp_path: Path) -> None:
+    """A small run of the scale benchmark (not timed): it builds a synthetic archive through the
+    store, serves it with `archiver serve`, requests every page and reports sizes; a second run
+    reuses the archive."""
+    cache = tmp_path / "cache"
+    args = ("bench", "serve", "--articles", "120", "--rounds", "1", "--warmup", "0", "--cache", str(cache))
+    [first] = _archiver(*args)
+    assert first["articles"] == 120 and first["built_seconds"] is not None
+    assert first["bytes_per_article"] == first["archive_bytes"] / 120 > 1000
+    names = [page["name"] for page in first["pages"]]
+    for wanted in ("article list", "article list, next page", "list narrowed by site", "list narrowed by authors",
+                   "list narrowed by published_utc", "search: rare name", "search: very common word",
+                   "search: phrase", "search: OR query", "search by date: very common word", "article page",
+                   "version diff page", "canned query: latest_articles", "canned query: extraction_health",
+                   "list JSON"):
+        assert wanted in names, wanted
+    for page in first["pages"]:
+        assert page["errors"] == [] and page["p50_ms"] > 0, page
+    [again] = _archiver(*args)
+    assert again["built_seconds"] is None and again["build_seconds_then"] == first["build_seconds_then"]
+    assert [p["name"] for p in again["pages"]] == names

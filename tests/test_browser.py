@@ -200,10 +200,19 @@ def test_full_text_search_finds_the_article_by_a_phrase(page, served):  # type: 
     page.goto(f"{served}/archive/articles")
     page.fill("input#_search", f'"{PHRASE}"')
     page.locator("input#_search").press("Enter")
-    page.wait_for_url("**_search=*")
+    page.wait_for_url("**/-/search?q=*")  # the list's search box opens the search page
     assert page.locator(".archiver-item-title").all_inner_texts() == [
         "Coastal Rail Line Reopens Six Months After Storm Washed Out Tracks"
     ]
+    assert page.locator(".archiver-snippet mark").count() >= 1  # the match, marked in a snippet
+    # operators as typed, relevance first, date order one click away
+    page.fill("input#q", "taliban OR rail*")
+    page.locator("input#q").press("Enter")
+    page.wait_for_url("**q=taliban+OR+rail*")
+    assert len(page.locator(".archiver-item-title").all_inner_texts()) == 2
+    page.get_by_role("link", name="newest").click()
+    page.wait_for_url("**sort=newest*")
+    assert page.locator(".archiver-item-title").all_inner_texts()[0].startswith("Coastal Rail Line")
 
 
 def found_articles(page) -> set[int]:  # type: ignore[no-untyped-def]

@@ -134,11 +134,35 @@ def test_articles_newest_first_with_facets(ds):
     data = get(ds, "/archive/articles.json?_shape=objects")
     assert [r["title"] for r in data["rows"]] == [RAIL.title, HARBOUR.title, HOSTILE]
     facets = data["facet_results"]
-    assert set(facets) == {"site", "section", "language", "authors", "published_at"}
+    assert set(facets) == {"site", "section", "language", "authors", "published_utc"}
     authors = {item["value"]: item["count"] for item in facets["authors"]["results"]}
     assert authors == {"Bo Lind": 2, "Ana Pérez": 1}
     assert {item["value"] for item in facets["site"]["results"]} == {"news", "other.example"}
-    assert {item["value"] for item in facets["published_at"]["results"]} == {"2025-09-01", "2025-09-03"}
+    assert [(item["value"], item["count"]) for item in facets["published_utc"]["results"]] == [("2025", 2)]
+    # the facets' links narrow the list, and the facets drill down from the year to its months
+    narrowed = get(ds, "/archive/articles.json?_published=2025&_author=Bo+Lind&_shape=objects")
+    assert [r["title"] for r in narrowed["rows"]] == [RAIL.title, HARBOUR.title]
+    months = narrowed["facet_results"]["published_utc"]["results"]
+    assert [(m["value"], m["count"], m["selected"]) for m in months] == [("2025", 2, True), ("2025-09", 2, False)]
+
+
+def test_log_tables_facet_from_kept_counts(ds):
+    facets = get(ds, "/archive/fetches.json")["facet_results"]
+    outcomes = {item["value"]: item["count"] for item in facets["outcome"]["results"]}
+    assert outcomes == {"new": 3, "changed": 1, "failed": 4}
+    assert {item["value"]: item["count"] for item in facets["started_at"]["results"]} == {
+        "2026-01-01": 2, "2026-01-02": 2, "2026-01-03": 4,
+    }
+    failed = next(item for item in facets["outcome"]["results"] if item["value"] == "failed")
+    narrowed = get(ds, failed["toggle_url"].replace("http://localhost", ""))
+    assert narrowed["filtered_table_rows_count"] == 4
+    # narrowed, the facets count the rows in the list
+    assert {i["value"]: i["count"] for i in narrowed["facet_results"]["error_kind"]["results"]} == {
+        "http-status": 2, "transport": 1, "extract": 1,
+    }
+    day = get(ds, "/archive/fetches.json?started_at__date=2026-01-03")
+    assert day["filtered_table_rows_count"] == 4
+    assert [i["value"] for i in get(ds, "/archive/article_versions.json")["facet_results"]["version"]["results"]] == [1, 2]
 
 
 def test_full_text_search_with_and_without_accents(ds):
@@ -229,7 +253,7 @@ def test_scraped_markup_is_escaped_everywhere(ds):
         "/archive/articles?_view=table",
         "/archive/articles/3",
         "/archive/latest_articles",
-        "/archive/articles?_search=markup",
+        "/archive/-/search?q=markup",
         "/archive/article_versions",
     ]
     for path in pages:

@@ -198,8 +198,7 @@ def test_schema_has_the_promised_columns_and_indexes(db):
     for table, columns in PROMISED_COLUMNS.items():
         assert columns <= set(db[table].columns_dict), table
     indexed = {(t, tuple(i.columns)) for t in PROMISED_COLUMNS for i in db[t].indexes}
-    for wanted in [("articles", ("site",)), ("articles", ("published_at",)),
-                   ("articles", ("published_utc",)),
+    for wanted in [("articles", ("site", "published_utc")), ("articles", ("published_utc",)),
                    ("articles", ("first_seen_at",)), ("article_versions", ("article_id", "version")),
                    ("related_links", ("target_article_id",)), ("fetches", ("outcome",)),
                    ("fetches", ("article_id",)), ("pages", ("url",))]:  # fmt: skip
@@ -252,23 +251,26 @@ def test_dates_keep_their_offset_and_sort_by_their_utc_form(db):
     assert max(r[1] for r in rows if r[1]) == "2025-07-10T08:00:00+09:00"
 
 
-def test_an_archive_from_before_utc_dates_gets_them_on_upgrade(tmp_path):
+def test_an_archive_from_before_utc_dates_gets_them_on_upgrade(tmp_path, monkeypatch):
     path = tmp_path / "old.db"
+    # an archive written before archive_0005_utc_dates: no UTC columns
+    names = [name for name, _ in store.MIGRATIONS]
+    monkeypatch.setattr(store.schema, "MIGRATIONS", store.MIGRATIONS[: names.index("archive_0005_utc_dates")])
     old = store.Archive(path)
-    old.store_result(result(replace(ARTICLE, published_at="2025-07-10T09:15:00+03:00",
-                                    modified_at="2025-07-11")))
-    # As an archive written before archive_0005_utc_dates: no UTC columns, migration not applied.
-    old.conn.executescript("""
-        DROP INDEX idx_articles_published_utc;
-        ALTER TABLE articles DROP COLUMN published_utc;
-        ALTER TABLE articles DROP COLUMN modified_utc;
-        DELETE FROM migrations WHERE name = 'archive_0005_utc_dates';
-    """)
+    old.execute(
+        """INSERT INTO articles (url, fetched_url, site, title, body, word_count, content_hash, extractor,
+               extractor_version, first_seen_at, last_fetched_at, last_changed_at, published_at, modified_at)
+           VALUES ('u', 'u', 's', 't', 'b', 1, 'h', 'e', '1', 'x', 'x', 'x', '2025-07-10T09:15:00+03:00', '2025-07-11')"""
+    )
+    old.conn.commit()
     old.close()
-    assert store.upgrade_archive(path) == ["archive_0005_utc_dates"]
+    monkeypatch.undo()
+    assert store.upgrade_archive(path) == names[names.index("archive_0005_utc_dates"):]
     db = store.Archive(path)
     assert db.execute("SELECT published_utc, modified_utc FROM articles").fetchone() == (
         "2025-07-10T06:15:00Z", "2025-07-11T00:00:00Z")
+    # and the later migrations count it under its UTC year
+    assert db.execute("SELECT value FROM article_facets WHERE facet = 'year'").fetchone() == ("2025",)
 
 
 def test_upgrading_an_up_to_date_archive_writes_nothing(db, tmp_path):

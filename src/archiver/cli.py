@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -332,6 +333,31 @@ def bench_import(pages: int, worker_counts: tuple[int, ...], rounds: int, as_jso
 
     results = benchimport.run_import_bench(pages, worker_counts or (1, 2), rounds)
     click.echo(json.dumps([r.to_record() for r in results]) if as_json else benchimport.format_import_bench(results))
+
+
+@bench.command("serve")
+@click.option("--articles", type=click.IntRange(1), default=10_000, show_default=True,
+              help="articles in the synthetic archive (built once per size, then reused)")
+@click.option("--rounds", type=click.IntRange(1), default=10, show_default=True,
+              help="timed requests per page, after the warm-up ones")
+@click.option("--warmup", type=click.IntRange(0), default=2, show_default=True,
+              help="untimed requests per page first")
+@click.option("--timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="seconds a request may take before it counts as timed out")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), default=None,
+              help="where built archives are kept (default: benchmarks/.cache/serve)")
+@click.option("--rebuild", is_flag=True, help="build the archive again even if one is cached")
+@click.option("--json", "as_json", is_flag=True, help="print the figures as one JSON object")
+@reports_errors
+def bench_serve(articles: int, rounds: int, warmup: int, timeout: float, cache_dir: str | None,
+                rebuild: bool, as_json: bool) -> None:
+    """Time archiver serve's pages over a synthetic archive of N articles: p50/p95 per page."""
+    benchserve = bench_module("benchserve")
+
+    cache = Path(cache_dir) if cache_dir else benchserve.CACHE
+    result = benchserve.run_serve_bench(articles, rounds=rounds, warmup=warmup, timeout=timeout,
+                                        cache=cache, rebuild=rebuild)
+    click.echo(json.dumps([result.to_record()]) if as_json else benchserve.format_serve_bench(result))
 
 
 @main.command("import")

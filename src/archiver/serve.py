@@ -44,15 +44,18 @@ SETTINGS = {
 def make_datasette(path: str | Path) -> Datasette:
     """A Datasette serving the archive at `path` read-only, as /archive, with our configuration."""
     from datasette.app import Datasette
-    from datasette.database import Database
     from datasette.plugins import pm
 
-    from archiver.datasette import DB_NAME, TEMPLATES, captured, cells, columns, errors, load_metadata, plugin
+    from archiver.datasette import (
+        DB_NAME, TEMPLATES, captured, cells, columns, errors, facets, load_metadata, plugin, search,
+    )
+    from archiver.datasette.tablecounts import ArchiveDatabase
 
     path = Path(path)
     store.upgrade_archive(path)
     hooks = {"archiver": plugin, "archiver-cells": cells, "archiver-captured": captured,
-             "archiver-columns": columns, "archiver-errors": errors}
+             "archiver-columns": columns, "archiver-errors": errors, "archiver-facets": facets,
+             "archiver-search": search}
     for name, module in hooks.items():
         if not pm.is_registered(module):
             pm.register(module, name=name)
@@ -64,7 +67,7 @@ def make_datasette(path: str | Path) -> Datasette:
         settings=SETTINGS,
         version_note=f"archiver {__version__}",
     )
-    ds.add_database(Database(ds, path=str(path.resolve()), is_mutable=True), name=DB_NAME)
+    ds.add_database(ArchiveDatabase(ds, path=str(path.resolve()), is_mutable=True), name=DB_NAME)
     ds.remove_database("_memory")  # added by Datasette when it is given no file: an empty database
     return ds
 

@@ -10,6 +10,12 @@
     history.py          an article's versions and field changes as one history
     display.py          dates, text, links and diffs as a reader sees them (pure)
     errors.py           error pages without Datasette's console traceback dump
+    facets.py           the article list's facets from the counts the archive keeps
+    narrowing.py        how the article list is narrowed (site, section, language, author, date)
+    search.py           the search page: bm25 relevance or date order, snippets, a bound on counting
+    ftsquery.py         what readers type as an FTS5 query (pure)
+    snippets.py         a results page's headlines and snippets, matches marked
+    tablecounts.py      the archive's Database: hidden tables listed without a count
 
 Configured for Datasette 0.65 (configuration lives in metadata; 1.0 moves it).
 """

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from archiver.store.counts import ARCHIVE_0008_BROWSE_AT_SCALE, ARCHIVE_0009_AUTHOR_COUNTS
 from archiver.timestamps import utc_now
 
 # Shipped migrations are never edited: later ones change what they made (pages.elapsed is
@@ -333,9 +334,9 @@ MIGRATIONS: list[tuple[str, Step]] = [
     ("archive_0005_utc_dates", ARCHIVE_0005_UTC_DATES),
     ("archive_0006_article_changes", ARCHIVE_0006_ARTICLE_CHANGES),
     ("archive_0007_page_duration", archive_0007_page_duration),
+    ("archive_0008_browse_at_scale", ARCHIVE_0008_BROWSE_AT_SCALE),
+    ("archive_0009_author_counts", ARCHIVE_0009_AUTHOR_COUNTS),
 ]
-
-
 
 
 

@@ -66,4 +66,4 @@ FROM (SELECT * FROM versions UNION ALL SELECT * FROM corrections) c
 JOIN articles a ON a.id = c.article_id
 WHERE (:site = '' OR a.site = :site)
 ORDER BY c.changed_at DESC, c.article_id, c.version_id IS NULL
-LIMIT 500
+LIMIT 100

@@ -1,14 +1,10 @@
 -- How well extraction works, per site: the share of pages that gave no body text (extraction
 -- failed, or the body came out empty), of articles with no publication date, with no author.
--- Failed extractions are matched to a site by host; a host with no archived article is its own row.
-WITH article_hosts AS (
-    SELECT
-        url_host(url) AS host,  -- archiver's SQL function: host[:port]
-        min(site) AS site
-    FROM articles
-    GROUP BY host
-),
-failed_hosts AS (
+-- Failed extractions are matched to a site by host (the site of an archived article of that
+-- host); a host with no archived article is its own row. Per-site article figures come from
+-- site_stats, which the archive keeps as articles are written (archiver.store.counts), so this
+-- reads a row per site instead of every article.
+WITH failed_hosts AS (
     SELECT
         url_host(url) AS host,  -- archiver's SQL function: host[:port]
         count(DISTINCT url) AS failed_urls
@@ -19,20 +15,28 @@ failed_hosts AS (
     GROUP BY host
 ),
 failed_by_site AS (
-    SELECT coalesce(h.site, f.host) AS site, sum(f.failed_urls) AS extract_failures
-    FROM failed_hosts f LEFT JOIN article_hosts h ON h.host = f.host
+    SELECT
+        coalesce(
+            (SELECT a.site FROM articles a
+             WHERE a.url >= 'https://' || f.host || '/' AND a.url < 'https://' || f.host || '0' LIMIT 1),
+            (SELECT a.site FROM articles a
+             WHERE a.url >= 'http://' || f.host || '/' AND a.url < 'http://' || f.host || '0' LIMIT 1),
+            f.host
+        ) AS site,
+        sum(f.failed_urls) AS extract_failures
+    FROM failed_hosts f
     GROUP BY 1
 ),
 per_site AS (
     SELECT
         site,
-        count(*) AS articles,
-        sum(word_count = 0) AS empty_bodies,
-        sum(published_at IS NULL OR published_at = '') AS missing_dates,
-        sum(authors IS NULL OR authors IN ('', '[]')) AS missing_authors,
-        round(avg(word_count)) AS average_words
-    FROM articles
-    GROUP BY site
+        articles,
+        empty_bodies,
+        missing_dates,
+        missing_authors,
+        round(1.0 * words / articles) AS average_words
+    FROM site_stats
+    WHERE articles > 0
 ),
 discovery_by_site AS (
     SELECT site, sum(links_articles) AS links_articles, sum(links_rejected) AS links_rejected

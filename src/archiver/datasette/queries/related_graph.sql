@@ -9,9 +9,9 @@ SELECT
     r.url AS link_url,
     r.target_article_id,
     t.title AS target_title
-FROM related_links r
-JOIN articles a ON a.id = r.article_id
+FROM articles a
+CROSS JOIN related_links r ON r.article_id = a.id  -- CROSS: read in article order, stop at the limit
 LEFT JOIN articles t ON t.id = r.target_article_id
 WHERE (:site = '' OR a.site = :site)
 ORDER BY a.id, r.position
-LIMIT 1000
+LIMIT 200
