@@ -173,7 +173,8 @@ def archive_ids(path: Path) -> dict[str, int]:
 
 @contextmanager
 def served(path: Path) -> Iterator[str]:
-    """`archiver serve --db path --port 0` in its own process; yields its base URL."""
+    """`archiver serve --db path --port 0` in its own process; yields its base URL (the printed
+    line must name the archive's page, http://127.0.0.1:PORT/archive, as the README says)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "archiver", "serve", "--db", str(path), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -183,12 +184,12 @@ def served(path: Path) -> Iterator[str]:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        found = re.search(r"http://127\.0\.0\.1:\d+", line)
+        found = re.search(r"(http://127\.0\.0\.1:\d+)/archive\b", line)
         if not found:
             proc.kill()
             _, err = proc.communicate(timeout=10)
             raise ConfigError(f"archiver serve did not start: {line}{err[-2000:]}")
-        yield found.group(0)
+        yield found.group(1)
     finally:
         proc.terminate()
         try:

@@ -11,14 +11,13 @@ import importlib.util
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from benchserve import served as serving
 
 from archiver import store
 from archiver.localserver import serve
@@ -118,30 +117,11 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
 
 @pytest.fixture(scope="module")
 def served(archive: tuple[Path, dict[str, str]]) -> Iterator[str]:
-    """`archiver serve --port 0` in a subprocess; yields its base URL."""
+    """`archiver serve --port 0` in a subprocess (the scale benchmark's starter, which also checks
+    that it prints the archive's /archive URL); yields its base URL."""
     db_path, _ = archive
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "archiver", "serve", "--db", str(db_path), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # "serving ... read-only at http://127.0.0.1:PORT/archive ..."
-        if "http://" not in line:
-            proc.kill()
-            pytest.fail(f"archiver serve did not start: {line}{proc.communicate(timeout=10)[1]}")
-        url = line.split(" at ", 1)[1].split()[0]
-        assert url.endswith("/archive"), line
-        yield url.removesuffix("/archive")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serving(db_path) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
