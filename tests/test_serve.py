@@ -202,6 +202,20 @@ def test_related_link_graph_resolves_archived_targets(ds):
     ]
 
 
+def test_the_archive_page_counts_each_table_as_its_rows_say(ds, archive_path):
+    """Tables whose counts the archive keeps are read from them, the others counted; hidden
+    tables are listed uncounted."""
+    counts = asyncio.run(ds.get_database(DB_NAME).table_counts())
+    hidden = set(asyncio.run(ds.get_database(DB_NAME).hidden_table_names()))
+    conn = sqlite3.connect(archive_path)
+    for table, count in counts.items():
+        truth = None if table in hidden else conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+        assert count == truth, table
+    assert {"articles", "fetches", "pages", "article_versions", "related_links"} <= {
+        table for table, count in counts.items() if count}
+    conn.close()
+
+
 def test_failures_by_host(ds):
     result = rows(ds, "/archive/failures_by_host.json")
     assert [(r["host"], r["error_kind"], r["failures"], r["urls"]) for r in result] == [

@@ -606,3 +606,24 @@ def test_no_folder_is_made_for_an_archive_but_the_default_one(tmp_path, monkeypa
     db = store.Archive("data/archive.db")  # the default archive's folder is made
     assert (tmp_path / "data" / "archive.db").is_file()
     db.close()
+
+
+def test_fetches_keep_their_host_and_an_older_archive_gets_it_on_upgrade(tmp_path, monkeypatch):
+    path = tmp_path / "old.db"
+    names = [name for name, _ in store.MIGRATIONS]
+    # an archive written before archive_0010_fetch_hosts: fetches have no host
+    monkeypatch.setattr(store.schema, "MIGRATIONS", store.MIGRATIONS[: names.index("archive_0010_fetch_hosts")])
+    old = store.Archive(path)
+    for url in ("https://News.Example/a", "http://news.example:8080/b", "https://bad.example:port/c"):
+        old.execute("INSERT INTO fetches (url, started_at, outcome) VALUES (?, 'x', 'failed')", (url,))
+    old.conn.commit()
+    old.close()
+    monkeypatch.undo()
+    assert store.upgrade_archive(path) == ["archive_0010_fetch_hosts"]
+    db = store.Archive(path)
+    # the host as politeness keys it; a URL whose port is not a number has none
+    assert db.execute("SELECT host FROM fetches ORDER BY id").fetchall() == [
+        ("news.example",), ("news.example:8080",), (None,)]
+    failure = FetchFailure("https://other.example:443/x", "transport", "connection refused")
+    db.store_result(result(None, failure=failure))
+    assert db.execute("SELECT host FROM fetches ORDER BY id DESC LIMIT 1").fetchone() == ("other.example",)

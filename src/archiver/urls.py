@@ -185,6 +185,17 @@ def host_key(url: str) -> str:
     return f"{host}:{port}"
 
 
+def url_host(url: str | None) -> str | None:
+    """SQL `url_host(url)` and `fetches.host`: a URL's `host_key`, for grouping fetches by host;
+    None for no URL or one whose port is not a number."""
+    if not url:
+        return None
+    try:
+        return host_key(url)
+    except ValueError:
+        return None
+
+
 def origin(url: str) -> str:
     """scheme://host[:port] of a URL, where its robots.txt lives."""
     parts = urlsplit(url)

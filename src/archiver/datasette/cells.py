@@ -90,7 +90,7 @@ def _query_link(row: Any, value: Any, column: str, datasette: Any) -> Markup | N
     host, kind = row_value(row, "host"), row_value(row, "error_kind")
     if column == "failures" and host:
         return link(_filtered(datasette, "fetches", outcome="failed", error_kind=kind or "",
-                              url__contains=f"//{host}/"), value)
+                              host=host), value)
     site = row_value(row, "site")
     if site and column in ("articles", "missing_date_pct", "missing_author_pct") and value:
         return link(_filtered(datasette, "articles", site=site, _view="table", **SITE_FILTERS[column]), value)

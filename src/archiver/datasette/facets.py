@@ -37,6 +37,7 @@ from archiver.datasette.narrowing import (
     period_facet,
     period_label,
     request_pairs,
+    walks_date_index,
 )
 from archiver.store.counts import AUTHOR_PAIRS, FACET_PAIRS, LOG_FACETS
 
@@ -233,7 +234,7 @@ def register_facet_classes() -> list[type]:
 
 
 @hookimpl
-def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> FilterArguments | None:
+async def filters_from_request(request: Any, database: str, table: str, datasette: Any) -> FilterArguments | None:
     """`_author=NAME` and `_published=2024|2024-05|2024-05-31` on the article list."""
     if database != DB_NAME or table != TABLE:
         return None
@@ -245,11 +246,35 @@ def filters_from_request(request: Any, database: str, table: str, datasette: Any
     where: list[str] = []
     params: dict[str, str] = {}
     described: list[str] = []
-    for number, narrowing in enumerate(narrowings_of(request_pairs(request))[0]):
+    narrowings, other = narrowings_of(request_pairs(request))
+    walk = await _walks(request, datasette, narrowings, other)
+    for number, narrowing in enumerate(narrowings):
         if narrowing.facet in COLUMNS:
             continue  # Datasette's own column filter
-        clause, values = narrowing.where(TABLE, key=f"narrow{number}")
+        clause, values = narrowing.where(TABLE, key=f"narrow{number}", walk=walk)
         where.append(clause)
         params.update(values)
         described.append(narrowing.description)
     return FilterArguments(where, params=params, human_descriptions=described) if where else None
+
+
+async def _walks(request: Any, datasette: Any, narrowings: list[Narrowing], other: bool) -> bool:
+    """Whether the list narrowed to one author, in its default order (newest first), is read by
+    walking the date index (`walks_date_index`): the author's and the archive's article counts
+    are kept in facet_counts."""
+    if other or len(narrowings) != 1 or narrowings[0].facet != "author":
+        return False
+    args = request.args
+    if args.get("_sort") or args.get("_sort_desc", "published_utc") != "published_utc":
+        return False
+    counts = await datasette.execute(
+        DB_NAME,
+        "SELECT coalesce((SELECT articles FROM facet_counts WHERE within_facet = '' AND within_value = '' "
+        "AND facet = 'author' AND value = :author), 0), "
+        "(SELECT coalesce(sum(articles), 0) FROM facet_counts WHERE within_facet = '' AND within_value = '' "
+        "AND facet = 'site')",
+        {"author": narrowings[0].value},
+    )
+    articles, total = counts.rows[0]
+    size = int(args.get("_size") or 0) if str(args.get("_size") or "").isdigit() else 0
+    return walks_date_index(articles, total, size or datasette.page_size)

@@ -20,11 +20,60 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from archiver.store.counts import TABLE_ROWS
+
 COLUMNS = ("site", "section", "language")
 PERIOD = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 # request arguments that narrow the list besides those read here (Datasette's column filters are
 # the arguments without a leading _ or with a __ in them)
 _FILTERS = ("_where", "_search", "_filter", "_through")
+
+
+# How an author narrows the list: the ids of the articles they wrote (or co-wrote).
+AUTHOR_SET = ".id IN (SELECT article_id FROM article_facets WHERE facet = 'author' AND value = :"
+# A unary + before the column makes SQLite use the author's ids as a check on each row, not as
+# the rows to read: see walks_date_index.
+WALKED = "+"
+
+
+def walks_date_index(articles: int, total: int, page_size: int) -> bool:
+    """Whether an author's list in date order is best read by walking the date index and keeping
+    their articles, rather than by reading all their articles and sorting them.
+
+    SQLite takes the second way whenever it can (it has no idea how many articles an author
+    has): for an author with 15,000 articles in a million, that is 15,000 rows read and sorted
+    (about 250 ms), where the walk fills a page of 50 after about 50 x 1,000,000 / 15,000 =
+    3,300 index entries (under 10 ms). The walk costs about page_size x total / articles entries
+    and the sort about `articles` rows: walk when the first is the smaller."""
+    return articles > 0 and page_size * total < articles * articles
+
+
+_COUNT = "select count(*) from articles"  # how Datasette's count of the list begins
+_KEPT = (
+    "SELECT coalesce((SELECT articles FROM facet_counts WHERE within_facet = '' AND within_value = '' "
+    "AND facet = '{facet}' AND value = :{param}), 0)"
+)
+
+
+def kept_count(sql: str) -> str:
+    """Datasette's count of the article list, as the archive's kept counts answer it where they
+    hold it: the whole list, the list narrowed by one site, section or language (Datasette's
+    `"column" = :p0`) and the list narrowed by one author alone (the only one walked: see
+    `archiver.datasette.facets`). Counting is otherwise a walk over up to a million index entries
+    on every page load (40-80 ms). Any other count of a walked list reads the author's index
+    entries first again: a count has no order to keep. Every other statement is left as it is."""
+    if not sql.startswith(_COUNT):
+        return sql
+    where = sql[len(_COUNT):].strip()
+    if not where:
+        return TABLE_ROWS["articles"]
+    for column in COLUMNS:
+        if where == f'where "{column}" = :p0':
+            return _KEPT.format(facet=column, param="p0")
+    walked, _ = Narrowing("author", "", "_author").where("articles", key="narrow0", walk=True)
+    if where == f"where {walked}":
+        return _KEPT.format(facet="author", param="narrow0")
+    return sql.replace(f"{WALKED}articles{AUTHOR_SET}", f"articles{AUTHOR_SET}")
 
 
 @dataclass(frozen=True)
@@ -35,15 +84,14 @@ class Narrowing:
     value: str
     param: str  # the request argument that set it
 
-    def where(self, table: str = "articles", key: str = "narrow") -> tuple[str, dict[str, str]]:
-        """SQL (a condition on `table`) and its parameters (named `key` and `key`_...)."""
+    def where(self, table: str = "articles", key: str = "narrow", walk: bool = False) -> tuple[str, dict[str, str]]:
+        """SQL (a condition on `table`) and its parameters (named `key` and `key`_...). `walk`: an
+        author's articles are kept while the list is read in another index's order (see
+        `walks_date_index`), rather than read first."""
         if self.facet in COLUMNS:
             return f"{table}.[{self.facet}] = :{key}", {key: self.value}
         if self.facet == "author":
-            return (
-                f"{table}.id IN (SELECT article_id FROM article_facets WHERE facet = 'author' AND value = :{key})",
-                {key: self.value},
-            )
+            return f"{WALKED if walk else ''}{table}{AUTHOR_SET}{key})", {key: self.value}
         start, end = period_bounds(self.value)
         return (
             f"{table}.published_utc >= :{key}_from AND {table}.published_utc < :{key}_to",

@@ -27,7 +27,7 @@ from archiver.datasette.captured import captured_href
 from archiver.datasette.columns import column_links
 from archiver.datasette.display import diff_lines, human_date, json_list, paragraphs, web_href
 from archiver.datasette.history import article_history
-from archiver.store.archive import url_host
+from archiver.urls import url_host
 
 DATE_FIELDS = ("published_at", "modified_at", "first_seen_at", "last_fetched_at", "last_changed_at", "created_at")
 

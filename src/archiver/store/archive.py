@@ -20,7 +20,7 @@ from archiver.errors import StoreError
 from archiver.store import schema
 from archiver.store.articles import Articles
 from archiver.store.reads import Reads
-from archiver.urls import host_key
+from archiver.urls import url_host
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -58,12 +58,6 @@ def recorded_migrations(db: sqlite_utils.Database) -> set[str]:
     """The migrations an archive records, read without writing anything."""
     table = db.table("migrations")
     return {row["name"] for row in table.rows} if table.exists() else set()
-
-
-def url_host(url: str | None) -> str | None:
-    """SQL `url_host(url)`: the host[:port] of a URL (`archiver.urls.host_key`), for grouping
-    fetches by host; registered on the archive's connections and on Datasette's."""
-    return host_key(url) if url else None
 
 
 class Archive(Articles, Reads):

@@ -23,7 +23,7 @@ from archiver.store.bodies import insert_page
 from archiver.store.changes import RELATED, field_changes, record_changes, stored_related
 from archiver.store.transactions import Transactions
 from archiver.timestamps import parse_date
-from archiver.urls import site_of
+from archiver.urls import site_of, url_host
 
 
 @dataclass(frozen=True)
@@ -262,11 +262,12 @@ class Articles(Transactions):
                 stored = StoreOutcome("not-modified", None, None)
             failure = result.failure
             conn.execute(
-                """INSERT INTO fetches (url, started_at, status, outcome, error_kind, error_message,
+                """INSERT INTO fetches (url, host, started_at, status, outcome, error_kind, error_message,
                        attempts, duration, page_id, article_id, crawl_run_id)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (
                     result.url,
+                    url_host(result.url),
                     result.started_at,
                     fetched.status if fetched else (failure.status if failure else None),
                     stored.outcome,

@@ -162,7 +162,7 @@ class Reads(sqlite_utils.Database):
                FROM fetches WHERE outcome = 'failed' GROUP BY error_kind ORDER BY failures DESC"""
         )
         failures_by_host = rows(
-            """SELECT url_host(url) AS host, count(*) AS failures,
+            """SELECT host, count(*) AS failures,
                        count(DISTINCT url) AS urls, max(started_at) AS last_failed_at
                 FROM fetches WHERE outcome = 'failed' GROUP BY host ORDER BY failures DESC LIMIT 20"""
         )

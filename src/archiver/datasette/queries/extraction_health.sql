@@ -6,7 +6,7 @@
 -- reads a row per site instead of every article.
 WITH failed_hosts AS (
     SELECT
-        url_host(url) AS host,  -- archiver's SQL function: host[:port]
+        host,  -- host[:port], stored with each fetch
         count(DISTINCT url) AS failed_urls
     FROM fetches
     WHERE outcome = 'failed' AND error_kind = 'extract'
