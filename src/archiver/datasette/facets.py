@@ -276,5 +276,6 @@ async def _walks(request: Any, datasette: Any, narrowings: list[Narrowing], othe
         {"author": narrowings[0].value},
     )
     articles, total = counts.rows[0]
-    size = int(args.get("_size") or 0) if str(args.get("_size") or "").isdigit() else 0
+    asked = str(args.get("_size") or "")
+    size = int(asked) if asked.isdigit() else datasette.setting("max_returned_rows") if asked == "max" else 0
     return walks_date_index(articles, total, size or datasette.page_size)
