@@ -3,9 +3,12 @@
 Datasette's own facets count with a GROUP BY over every row the list holds: at a million
 articles each takes seconds and times out. The `counted` facet type reads the same exact counts
 from `facet_counts` when the list is narrowed by nothing or by one value the archive counts
-within (a site, a section, a language, a year, a month); any other narrowing (an author, a day,
-two at once, a search, a filter of Datasette's) holds fewer articles, which it counts when asked
-through `article_facets`, within Datasette's facet time limit.
+within (a site, a section, a language, an author, a year, a month); any other narrowing (a
+day, two at once, a search, a filter of Datasette's) holds fewer articles, which it counts when
+asked through `article_facets`, within Datasette's facet time limit.
+
+`filters_from_request` also decides how a list narrowed by one author is read (see
+`archiver.datasette.narrowing.walks_date_index`).
 
     {"counted": "site"} | "section" | "language"   column values (the link narrows: ?site=X)
     {"counted": "authors"}                          each author (?_author=NAME)
@@ -33,13 +36,14 @@ from archiver.datasette import DB_NAME
 from archiver.datasette.narrowing import (
     COLUMNS,
     Narrowing,
+    kept,
     narrowings_of,
     period_facet,
     period_label,
     request_pairs,
     walks_date_index,
 )
-from archiver.store.counts import AUTHOR_PAIRS, FACET_PAIRS, LOG_FACETS
+from archiver.store.counts import AUTHOR_PAIRS, FACET_PAIRS, LOG_FACETS, TABLE_ROWS
 
 TABLE = "articles"
 PERIODS = ("year", "month", "day")
@@ -268,12 +272,7 @@ async def _walks(request: Any, datasette: Any, narrowings: list[Narrowing], othe
     if args.get("_sort") or args.get("_sort_desc", "published_utc") != "published_utc":
         return False
     counts = await datasette.execute(
-        DB_NAME,
-        "SELECT coalesce((SELECT articles FROM facet_counts WHERE within_facet = '' AND within_value = '' "
-        "AND facet = 'author' AND value = :author), 0), "
-        "(SELECT coalesce(sum(articles), 0) FROM facet_counts WHERE within_facet = '' AND within_value = '' "
-        "AND facet = 'site')",
-        {"author": narrowings[0].value},
+        DB_NAME, f"SELECT ({kept('author', 'author')}), ({TABLE_ROWS['articles']})", {"author": narrowings[0].value}
     )
     articles, total = counts.rows[0]
     asked = str(args.get("_size") or "")

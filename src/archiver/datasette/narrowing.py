@@ -49,10 +49,14 @@ def walks_date_index(articles: int, total: int, page_size: int) -> bool:
 
 
 _COUNT = "select count(*) from articles"  # how Datasette's count of the list begins
-_KEPT = (
-    "SELECT coalesce((SELECT articles FROM facet_counts WHERE within_facet = '' AND within_value = '' "
-    "AND facet = '{facet}' AND value = :{param}), 0)"
-)
+
+
+def kept(facet: str, param: str) -> str:
+    """SQL of the kept count of the articles with the value `:param` of `facet` (0 for none)."""
+    return (
+        "SELECT coalesce((SELECT articles FROM facet_counts WHERE within_facet = '' AND within_value = '' "
+        f"AND facet = '{facet}' AND value = :{param}), 0)"
+    )
 
 
 def kept_count(sql: str) -> str:
@@ -69,10 +73,10 @@ def kept_count(sql: str) -> str:
         return TABLE_ROWS["articles"]
     for column in COLUMNS:
         if where == f'where "{column}" = :p0':
-            return _KEPT.format(facet=column, param="p0")
+            return kept(column, "p0")
     walked, _ = Narrowing("author", "", "_author").where("articles", key="narrow0", walk=True)
     if where == f"where {walked}":
-        return _KEPT.format(facet="author", param="narrow0")
+        return kept("author", "narrow0")
     return sql.replace(f"{WALKED}articles{AUTHOR_SET}", f"articles{AUTHOR_SET}")
 
 
