@@ -159,6 +159,15 @@ def test_a_page_dated_only_by_its_last_update_is_dated_by_it() -> None:
     assert _extract(page).published_at == "2025-11-13"
 
 
+def test_a_labelled_dateline_beats_a_publication_date_told_in_running_text() -> None:
+    note = ("<p>Editor's note: this guide was first published on June 21, 2017 and has been "
+            "revised since by our staff to keep each of its recommendations current.</p>")
+    footer = "<div class='post-footer'><span>Posted on April 13, 2023</span></div>"
+    page = _page(body=BODY * 3 + note + footer)
+    assert _extract(page).published_at == "2023-04-13"
+    assert _extract(_page(body=BODY * 3 + note)).published_at == "2017-06-21"
+
+
 def test_a_headline_in_any_element_anchors_the_dateline() -> None:
     page = ("<html><head><title>Blog: Advent of Code week 2</title><meta property='og:title' "
             "content='Advent of Code week 2'></head><body><h1>Blog</h1><h1>Day 7</h1><fieldset>"

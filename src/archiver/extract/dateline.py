@@ -49,6 +49,7 @@ _DATA_KEYS = ('"datePublished', '"publishDate', '"publishedDate', '"published_at
 _DATA_VALUE = re.compile(r'\\?"\s*:\s*\\?"([0-9][0-9T:.+\-Z ]{7,34})\\?"')
 MAX_LABELLED_TEXT = 200_000  # characters of a page's text searched for a labelled date
 PROSE = 200  # a text node longer than this is running text, not a dateline
+DATELINE_LINE = 80  # characters a labelled dateline's text node takes, at most
 DATELINE_BEFORE = 200  # characters before / after the headline where a dateline may sit
 DATELINE_AFTER = 500
 
@@ -135,7 +136,7 @@ def collect_dates(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta,
                 evidence.published = stamp
                 break
     if not (evidence.published or evidence.seen or evidence.times or evidence.url_day):
-        text = tree.body.text(deep=True, separator=" ") if tree.body is not None else ""
+        text = tree.body.text(deep=True, separator="\n") if tree.body is not None else ""
         evidence.page_day = _labelled_day(text, _LABELLED) or _marked_day(tree) or \
             _data_day(page) or _labelled_day(text, _LABELLED_UPDATE)
     return evidence
@@ -156,13 +157,20 @@ def _marked_day(tree: LexborHTMLParser) -> date | None:
 
 
 def _labelled_day(text: str, labels: re.Pattern[str]) -> date | None:
-    """The first date the page's `text` gives after one of `labels` ("Posted on April 13,
-    2023"), wherever it is."""
+    """The first date the page's `text` (one text node a line) gives after one of `labels`
+    ("Posted on April 13, 2023"), wherever it is: a label standing on its own line (a dateline)
+    before one in running text ("this post was first published on ...")."""
+    in_prose = None
     for label in labels.finditer(text, 0, MAX_LABELLED_TEXT):
         found = find_dates(text[label.end(): label.end() + 40], limit=1)
-        if found and found[0].start < 12:
+        if not found or found[0].start >= 12:
+            continue
+        start = text.rfind("\n", 0, label.start()) + 1
+        end = text.find("\n", label.start())
+        if (end if end >= 0 else len(text)) - start <= DATELINE_LINE:
             return found[0].day
-    return None
+        in_prose = in_prose or found[0].day
+    return in_prose
 
 
 def _data_day(page: str) -> date | None:
