@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXTRACTOR_VERSION", "article_blocks", "extract_article"]
 
-EXTRACTOR_VERSION = "2.1.0"
+EXTRACTOR_VERSION = "2.2.0"
 
 def _select_text(tree: LexborHTMLParser, selector: str | None) -> str | None:
     if not selector:
