@@ -24,7 +24,10 @@ from archiver.extract.classify import MODEL_PATH, BodyModel, Ensemble, Tree
 
 LOGGER = logging.getLogger(__name__)
 SEED = 13
-PARAMS: dict[str, Any] = {"max_iter": 150, "learning_rate": 0.15, "max_leaf_nodes": 31,
+# More, smaller steps than sklearn's defaults: on the domain-grouped folds 300 trees at 0.075
+# beat 150 at 0.15 on every fold (union 0.9441 -> 0.9456), as did shallower trees less so
+# (15 leaves, 250 trees: 0.9453) and larger leaves did not (min_samples_leaf 100: 0.9445).
+PARAMS: dict[str, Any] = {"max_iter": 300, "learning_rate": 0.075, "max_leaf_nodes": 31,
                           "min_samples_leaf": 40, "l2_regularization": 1.0}
 THRESHOLD = 0.5
 

@@ -25,6 +25,8 @@ from archiver.extract.blocks import (
     page_blocks,
 )
 from archiver.extract.classify import (
+    EXIT_EVERY,
+    EXIT_MARGIN,
     BodyModel,
     Ensemble,
     Tree,
@@ -130,6 +132,19 @@ def test_model_is_evaluated_as_its_trees_say() -> None:
     row[0], row[2] = 4.0, 0.9
     assert model.feature_probabilities([row])[0] == pytest.approx(1 / (1 + 2.718281828 ** -1.25),
                                                                 rel=1e-6)
+
+
+def test_scoring_stops_early_only_for_a_block_far_from_even() -> None:
+    width = len(FEATURE_NAMES)
+    trees = tuple(_tree(0, 3.0, -0.05, 0.5) for _ in range(2 * EXIT_EVERY))
+    ensemble = Ensemble(trees, 0.0, width)
+    plain, confident = [0.0] * width, [4.0] + [0.0] * (width - 1)
+    # 0.5 a tree: past EXIT_MARGIN after EXIT_EVERY trees, so the second half is not scored
+    assert ensemble.compile()(confident) == pytest.approx(0.5 * EXIT_EVERY)
+    assert ensemble.compile(None)(confident) == pytest.approx(2 * 0.5 * EXIT_EVERY)
+    assert 0.5 * EXIT_EVERY > EXIT_MARGIN
+    # -0.05 a tree never gets that far: every tree counts
+    assert ensemble.compile()(plain) == pytest.approx(-0.05 * 2 * EXIT_EVERY)
 
 
 def test_verdicts_smooth_over_neighbours_and_flag_pages_in_doubt() -> None:

@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EXTRACTOR_VERSION", "article_blocks", "extract_article"]
 
-EXTRACTOR_VERSION = "2.1.1"
+EXTRACTOR_VERSION = "2.2.1"  # 2.2.0's body model with 2.1.1's date rule
+
 
 def _select_text(tree: LexborHTMLParser, selector: str | None) -> str | None:
     if not selector:

@@ -39,6 +39,13 @@ OWN_WEIGHT = 0.75
 # UNSURE_SHARE of the text kept.
 UNSURE = (0.2, 0.8)
 UNSURE_SHARE = 0.6
+# A block whose score is this far from even (log-odds; probability below 0.05 or above 0.95)
+# after a whole number of EXIT_EVERY trees is not scored by the rest: the later trees are
+# small corrections that seldom carry such a block across the threshold, and most blocks are
+# that plain. Measured on the held-out probabilities like the settings above: the model then
+# evaluates 45% of its trees per block on average and the cross-validated F1 moves by 0.0003.
+EXIT_MARGIN = 3.0
+EXIT_EVERY = 25
 
 
 @dataclass(frozen=True)
@@ -97,12 +104,16 @@ class Ensemble:
     base: float
     width: int  # number of input features
 
-    def compile(self) -> Callable[[Sequence[float]], float]:
-        """One Python function of nested comparisons; inputs are unpacked to locals first."""
+    def compile(self, margin: float | None = EXIT_MARGIN) -> Callable[[Sequence[float]], float]:
+        """One Python function of nested comparisons; inputs are unpacked to locals first.
+        With a `margin`, the score is returned early once it is that far from 0 after a
+        multiple of EXIT_EVERY trees (see EXIT_MARGIN)."""
         names = ", ".join(f"x{i}" for i in range(self.width))
         lines = ["def score(x):", f" {names}, = x", f" s = {float(self.base)!r}"]
-        for tree in self.trees:
+        for done, tree in enumerate(self.trees, 1):
             _tree_source(tree, 0, " ", lines)
+            if margin is not None and done % EXIT_EVERY == 0 and done < len(self.trees):
+                lines.append(f" if s > {float(margin)!r} or s < {-float(margin)!r}: return s")
         lines.append(" return s")
         namespace: dict[str, Any] = {}
         exec(compile("\n".join(lines), "<body model>", "exec"), namespace)  # noqa: S102 (numbers only)
