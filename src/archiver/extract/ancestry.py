@@ -1,7 +1,7 @@
 """Features of a block's ancestors: how many elements of the page look like each of the three
 elements above the block's owner, and the great-grandparent's text.
 
-    ancestor_features(blocks, elements, chars_by, links_by, count_by, total) -> rows
+    ancestor_features(lineages, elements, chars_by, links_by, count_by, total) -> rows
 
 `blocks.py` describes a block by its own text, by the nearest ancestor of each class/id
 category and by its parent's and grandparent's text; this adds, for the parent, grandparent
@@ -22,10 +22,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from archiver.extract.blocks import Block
 
 LEVELS = ("parent", "grand", "great")
 ANCESTOR_FEATURES: tuple[str, ...] = tuple(f"{level}_alike" for level in LEVELS) + (
@@ -34,18 +30,20 @@ NO_MARKUP = -1.0  # `*_alike` of an element without class or id
 NO_ELEMENT = -2.0  # `*_alike` above the top of the tree
 
 
-def ancestor_features(blocks: Sequence[Block], elements: Sequence[tuple[str, str]],
-                      chars_by: Sequence[int], links_by: Sequence[int],
-                      count_by: Sequence[int], total: int) -> list[list[float]]:
-    """One row per block (see ANCESTOR_FEATURES). `elements` is each element's tag and
-    class/id markup by serial; the `*_by` lists the text, link text and blocks under it."""
+def ancestor_features(lineages: Sequence[tuple[Sequence[int], int]],
+                      elements: Sequence[tuple[str, str]], chars_by: Sequence[int],
+                      links_by: Sequence[int], count_by: Sequence[int], total: int
+                      ) -> list[list[float]]:
+    """One row per block (see ANCESTOR_FEATURES), given each block's element path (serials,
+    root first) and the index in it of the block's owner. `elements` is each element's tag
+    and class/id markup by serial; the `*_by` lists the text, link text and blocks under it."""
     alike = Counter(elements)
     alike_of = [math.log(alike[e]) if e[1] else NO_MARKUP for e in elements]
     rows: list[list[float]] = []
-    for b in blocks:
-        row = [alike_of[b.path[b.owner - step]] if b.owner >= step else NO_ELEMENT
+    for path, owner in lineages:
+        row = [alike_of[path[owner - step]] if owner >= step else NO_ELEMENT
                for step in (1, 2, 3)]
-        great = b.path[max(b.owner - 3, 0)]
+        great = path[max(owner - 3, 0)]
         chars = chars_by[great]
         row += [chars / total, links_by[great] / chars if chars else 0.0,
                 math.log1p(count_by[great])]

@@ -401,7 +401,8 @@ def page_blocks(root: LexborNode, context: PageContext) -> list[Block]:
                                float(o.tag == "p"), float(o_group == group)]
             else:
                 b.features += [-1.0, -1.0, -1.0, -1.0]
-    for b, row in zip(blocks, ancestor_features(blocks, elements, chars_by, links_by,
+    lineages = [(b.path, b.owner) for b in blocks]
+    for b, row in zip(blocks, ancestor_features(lineages, elements, chars_by, links_by,
                                                 count_by, total)):
         b.features += row
     return blocks
