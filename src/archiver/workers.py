@@ -287,7 +287,9 @@ class WorkerPool:
             pass  # answers it sent before it went are still good
         self.loop.remove_reader(worker.results.fileno())
         worker.results.close()
-        if worker.transport is not None:
+        # The loop may have seen the job pipe close first; its transport is then closing (or
+        # closed, its loop dropped) and must not be aborted again.
+        if worker.transport is not None and not worker.transport.is_closing():
             worker.transport.abort()
         worker.process.join(1.0)  # its pipe may close a moment before its exit is known
         how = _how(worker.process.exitcode)
