@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import sys
 from pathlib import Path
@@ -94,6 +95,39 @@ def test_features_see_markup_landmarks_and_page_evidence() -> None:
     assert footer.features[index["in_footer"]] == 1.0
     assert share.features[index["class_share"]] == 1.0
     assert prose.features[index["class_share"]] == 99.0
+
+
+def test_ancestor_features_count_look_alikes_above_the_owner() -> None:
+    cards = "".join(f"<li class='teaser-card'><p>Other story {n}</p></li>" for n in range(3))
+    tree = LexborHTMLParser(
+        f"<html><body><article class='story'><div class='story-body'><p>{PROSE}</p></div>"
+        f"</article><aside><ul class='related'>{cards}</ul></aside></body></html>")
+    assert tree.body is not None
+    blocks = page_blocks(tree.body, PageContext())
+    index = {name: i for i, name in enumerate(FEATURE_NAMES)}
+    prose, *teasers = blocks
+
+    def value(block: Block, name: str) -> float:
+        return block.features[index[name]]
+
+    assert len(teasers) == 3
+    # The prose's parent and grandparent are one of a kind; its great-grandparent, <body>,
+    # has no markup.
+    assert value(prose, "parent_alike") == 0.0  # log of one element with that markup
+    assert value(prose, "grand_alike") == 0.0
+    assert value(prose, "great_alike") == -1.0
+    # A teaser's parent is one of three alike cards, in a list in an <aside> with no markup.
+    first = teasers[0]
+    assert value(first, "parent_alike") == pytest.approx(math.log(3))
+    assert value(first, "grand_alike") == 0.0
+    assert value(first, "great_alike") == -1.0
+    share = len("".join(b.text for b in teasers)) / sum(b.chars for b in blocks)
+    assert value(first, "great_share") == pytest.approx(share)
+    assert value(first, "great_link_density") == 0.0
+    assert value(first, "great_blocks") == pytest.approx(math.log1p(3))
+    # The prose's great-grandparent is <body>: the whole page.
+    assert value(prose, "great_share") == 1.0
+    assert value(prose, "great_blocks") == pytest.approx(math.log1p(4))
 
 
 def _block(text: str) -> Block:

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXTRACTOR_VERSION", "article_blocks", "extract_article"]
 
-EXTRACTOR_VERSION = "2.2.1"  # 2.2.0's body model with 2.1.1's date rule
+EXTRACTOR_VERSION = "2.3.0"  # body model with ancestor features (extract/ancestry.py)
 
 
 def _select_text(tree: LexborHTMLParser, selector: str | None) -> str | None:

@@ -9,7 +9,8 @@ one has seen: the block's own text (length, link density, punctuation, boilerpla
 its markup (tag, the class/id vocabulary of its ancestors by distance, landmark elements such
 as `<article>`, `<aside>` or `<footer>`), where it sits (position in the page, relative to the
 title heading and to the densest paragraph container) and what the page's other evidence says
-(the meta description, a JSON-LD articleBody). Nothing here is tied to a site: class names
+(the meta description, a JSON-LD articleBody), and how many elements look like each of its
+three nearest ancestors (`ancestry.py`). Nothing here is tied to a site: class names
 are read through a fixed vocabulary of word stems.
 
 One pass over the tree (selectolax's flat traversal, with a stack rebuilt from parent links)
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborNode
 
+from archiver.extract.ancestry import ANCESTOR_FEATURES, ancestor_features
 from archiver.extract.patterns import CHROME_PHRASE, CONSENT, RELATED_HEADING, SHARE_HOSTS
 from archiver.extract.text import DATE_HINT, byline_rest, is_date_text, squash
 from archiver.extract.vocabulary import (
@@ -115,8 +117,10 @@ def _is_hidden(attrs: dict[str, str | None]) -> bool:
     return bool(style and _HIDDEN_STYLE.search(style))
 
 
-def _cut(root: LexborNode, context: PageContext) -> tuple[list[Block], set[int]]:
-    """The blocks under `root` in document order, and the serials of elements in `main`."""
+def _cut(root: LexborNode, context: PageContext
+         ) -> tuple[list[Block], set[int], list[tuple[str, str]]]:
+    """The blocks under `root` in document order, the serials of elements in `main` and each
+    element's tag and class/id markup by serial."""
     n_categories = len(CATEGORIES)
     blocks: list[Block] = []
     stack: list[_Element] = []
@@ -125,6 +129,7 @@ def _cut(root: LexborNode, context: PageContext) -> tuple[list[Block], set[int]]
     link_chars = 0
     links = [0, 0]  # links, share links in the block being read
     in_main: set[int] = set()
+    elements: list[tuple[str, str]] = []
     serial = 0
 
     def flush() -> None:
@@ -190,6 +195,7 @@ def _cut(root: LexborNode, context: PageContext) -> tuple[list[Block], set[int]]
                            tag == "pre" or bool(stack and stack[-1].in_pre))
         if node.mem_id == context.main_id:
             in_main.add(serial)
+        elements.append((tag, markup))
         serial += 1
         stack.append(element)
         ids.append(node.mem_id)
@@ -197,7 +203,7 @@ def _cut(root: LexborNode, context: PageContext) -> tuple[list[Block], set[int]]
         if stack[-1].block or len(stack) == 1:
             flush()
         stack.pop()
-    return blocks, in_main
+    return blocks, in_main, elements
 
 
 _BY = re.compile(r"(?:by|von|par|por|door|di|av|de)\s", re.IGNORECASE)
@@ -286,6 +292,7 @@ FEATURE_NAMES: tuple[str, ...] = (
        "description", "json_ld", "duplicates", "page_blocks", "page_chars", "has_json_ld")
     + tuple(f"prev_{n}" for n in NEIGHBOUR_FEATURES)
     + tuple(f"next_{n}" for n in NEIGHBOUR_FEATURES)
+    + ANCESTOR_FEATURES
 )
 
 
@@ -300,7 +307,7 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 def page_blocks(root: LexborNode, context: PageContext) -> list[Block]:
     """The blocks of the page under `root`, each with its `features` (see FEATURE_NAMES)."""
-    blocks, in_main = _cut(root, context)
+    blocks, in_main, elements = _cut(root, context)
     if not blocks:
         return blocks
     n_blocks = len(blocks)
@@ -394,6 +401,10 @@ def page_blocks(root: LexborNode, context: PageContext) -> list[Block]:
                                float(o.tag == "p"), float(o_group == group)]
             else:
                 b.features += [-1.0, -1.0, -1.0, -1.0]
+    lineages = [(b.path, b.owner) for b in blocks]
+    for b, row in zip(blocks, ancestor_features(lineages, elements, chars_by, links_by,
+                                                count_by, total)):
+        b.features += row
     return blocks
 
 
