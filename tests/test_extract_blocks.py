@@ -266,6 +266,10 @@ def test_domain_folds_never_split_a_domain() -> None:
     fold_of = extractcv.folds(pages, 3)
     assert fold_of[0] == fold_of[1] and fold_of[2] == fold_of[3]
     assert sorted(set(fold_of)) == [0, 1, 2]
+    # Another seed deals the domains differently, still keeping each domain in one fold.
+    others = [extractcv.folds(pages, 3, seed) for seed in range(1, 10)]
+    assert all(f[0] == f[1] and f[2] == f[3] and sorted(set(f)) == [0, 1, 2] for f in others)
+    assert any(f != fold_of for f in others)
 
 
 def test_block_labels_follow_the_truth() -> None:
