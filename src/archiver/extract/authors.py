@@ -139,6 +139,13 @@ def clean_authors(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(out[:MAX_NAMES])
 
 
+# Lower-case words inside family names ("Marna van der Merwe", "Ana de la Cruz").
+_PARTICLES = frozenset({"van", "der", "den", "de", "del", "della", "la", "le", "du", "da", "das",
+                        "dos", "di", "von", "zu", "bin", "al", "ter", "ten"})
+# A title before a name, left out when two lists of names are compared.
+_HONORIFIC = re.compile(r"^(?:dr|prof|professor|mr|mrs|ms|mx|sir|dame|rev)\.?\s+", re.IGNORECASE)
+
+
 def _name_like(text: str) -> bool:
     """Whether a short text reads as one or more personal names ("Jane Doe", "J. R. Roe")."""
     if not text or len(text) > 80 or any(ch.isdigit() for ch in text):
@@ -146,7 +153,7 @@ def _name_like(text: str) -> bool:
     words = [w for w in re.split(r"[\s,&]+", text) if w and w.lower() not in {"and", "und", "et"}]
     if not 1 <= len(words) <= 10 or text.rstrip()[-1:] in "!?:":
         return False
-    capitalised = sum(1 for w in words if w[:1].isupper())
+    capitalised = sum(1 for w in words if w[:1].isupper() or w in _PARTICLES)
     return capitalised >= max(1, len(words) - 1) and text.lower() not in _NOT_NAMES
 
 
@@ -232,6 +239,18 @@ def markup_names(tree: LexborHTMLParser) -> list[str]:
     return list(clean_authors(found))
 
 
+def _bare(name: str) -> str:
+    return _HONORIFIC.sub("", name).casefold()
+
+
+def _names_more(shown: tuple[str, ...], declared: tuple[str, ...]) -> bool:
+    """Whether the visible byline names everyone the page declares and more ("By Jane Roe,
+    John Poe and Max Moe" where the meta tag holds only the first name): then it is the
+    fuller list of the same authors."""
+    bare = {_bare(name) for name in shown}
+    return len(shown) > len(declared) and all(_bare(name) in bare for name in declared)
+
+
 def read_authors(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta) -> tuple[str, ...]:
     """The article's authors, cleaned, in the page's order."""
     found: tuple[str, ...] = ()
@@ -239,8 +258,10 @@ def read_authors(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta) 
         found = clean_authors(names)
         if found:
             break
-    if not found and nearby is not None:
-        found = tuple(byline_names(nearby))
+    if nearby is not None:
+        shown = tuple(byline_names(nearby))
+        if not found or _names_more(shown, found):
+            found = shown or found
     found = found or clean_authors(markup_names(tree)) or \
         clean_authors(meta.organization_authors)
     # "Jane Roe, USA TODAY", "Tom Davies, Associated Press": the publication or agency beside
