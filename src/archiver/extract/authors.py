@@ -25,7 +25,8 @@ _DATEISH = re.compile(
     r"\b(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|"
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}|"
     r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*|"
-    r"(?:updated|published|posted|last updated|on)\s+(?:\w+\s+)?\d.*)",
+    r"(?:updated|published|posted|last updated|on)\s+(?:\w+\s+)?\d.*|"
+    r"on\s+(?:mon|tues|wednes|thurs|fri|satur|sun)day\b.*)",
     re.IGNORECASE,
 )
 _SPLIT = re.compile(r"\s*(?:,|;|\||•|·|/|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\ben\b|\bog\b|\boch\b)\s*",
@@ -253,6 +254,9 @@ def _names_more(shown: tuple[str, ...], declared: tuple[str, ...]) -> bool:
 
 def read_authors(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta) -> tuple[str, ...]:
     """The article's authors, cleaned, in the page's order."""
+    # "Jane Roe, USA TODAY", "Tom Davies, Associated Press": the publication or agency beside
+    # its writers is not one of them.
+    credits = _AGENCIES | {n.casefold() for n in (meta.site_name, *meta.organization_authors) if n}
     found: tuple[str, ...] = ()
     for names in (meta.authors, meta.meta_authors):
         found = clean_authors(names)
@@ -260,12 +264,14 @@ def read_authors(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta) 
             break
     if nearby is not None:
         shown = tuple(byline_names(nearby))
-        if not found or _names_more(shown, found):
+        # The byline is taken where nothing is declared, where it names everyone declared
+        # and more, and where the page declares only itself (its own name as the author)
+        # while the byline names a writer.
+        if not found or _names_more(shown, found) or (
+                all(name.casefold() in credits for name in found)
+                and any(name.casefold() not in credits for name in shown)):
             found = shown or found
     found = found or clean_authors(markup_names(tree)) or \
         clean_authors(meta.organization_authors)
-    # "Jane Roe, USA TODAY", "Tom Davies, Associated Press": the publication or agency beside
-    # its writers is not one of them.
-    credits = _AGENCIES | {n.casefold() for n in (meta.site_name, *meta.organization_authors) if n}
     people = tuple(name for name in found if name.casefold() not in credits)
     return people or found
