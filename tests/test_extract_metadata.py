@@ -187,6 +187,37 @@ def test_the_visible_byline_names_the_authors(header: str, authors: tuple[str, .
     assert _extract(_page(header=header)).authors == authors
 
 
+def test_a_byline_naming_everyone_the_meta_tag_names_and_more_is_the_fuller_list() -> None:
+    meta = '<meta name="author" content="Marna van der Merwe">'
+    byline = ("<div class='hero-author'>Written by <span>Dr Marna van der Merwe</span>, "
+              "<span>Dr Dieter Veldsman</span>, <span>Erik van Vulpen</span></div>")
+    assert _extract(_page(meta, byline)).authors == (
+        "Dr Marna van der Merwe", "Dr Dieter Veldsman", "Erik van Vulpen")
+    # A byline that leaves out someone the page declares, or names someone else, does not
+    # replace what is declared.
+    assert _extract(_page('<meta name="author" content="Max Moe">',
+                          "<p>By Jane Roe and John Poe</p>")).authors == ("Max Moe",)
+    declared = ('<meta name="author" content="Jane Roe">'
+                '<meta name="author" content="John Poe">')
+    assert _extract(_page(declared, "<p>By Jane Roe</p>")).authors == ("Jane Roe", "John Poe")
+
+
+def test_a_writer_in_the_byline_beats_the_site_named_as_its_own_author() -> None:
+    head = ('<meta property="og:site_name" content="Rapid7">'
+            '<meta name="author" content="Rapid7">')
+    assert _extract(_page(head, "<p class='byline'>By Spencer McIntyre</p>")).authors == (
+        "Spencer McIntyre",)
+    # The site's own name in the byline too ("By Rapid7 on Tuesday"): still the site.
+    assert _extract(_page(head, "<p>By Rapid7 on Tuesday</p>")).authors == ("Rapid7",)
+
+
+def test_every_citation_authors_tag_is_an_author() -> None:
+    tags = "".join(f'<meta name="citation_authors" content="{name}">'
+                   for name in ("Jennifer Huberty", "Jeni Green", "Chong Lee"))
+    assert _extract(_page('<meta name="DC.Creator" content="Jennifer Huberty">' + tags)
+                    ).authors == ("Jennifer Huberty", "Jeni Green", "Chong Lee")
+
+
 def test_the_publication_named_beside_its_writers_is_not_an_author() -> None:
     head = '<meta property="og:site_name" content="The Crier">'
     article = _extract(_page(head, "<p>By Jane Roe and John Poe, The Crier</p>"))
@@ -209,6 +240,7 @@ def test_json_ld_people_come_before_the_byline_and_organisations_after_it() -> N
     (["Jane Roe, Senior Editor"], ("Jane Roe",)),
     (["Keith Barry Senior Autos Reporter"], ("Keith Barry",)),
     (["Roe, Jane"], ("Jane Roe",)),  # citation style
+    (["Jane Roe on Tuesday"], ("Jane Roe",)),
     (["Staff Writer"], ()),
     (["Reviewed by"], ()),
     (["Name"], ()),

@@ -25,7 +25,8 @@ _DATEISH = re.compile(
     r"\b(?:\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|"
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}|"
     r"\d{1,2} (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*|"
-    r"(?:updated|published|posted|last updated|on)\s+(?:\w+\s+)?\d.*)",
+    r"(?:updated|published|posted|last updated|on)\s+(?:\w+\s+)?\d.*|"
+    r"on\s+(?:mon|tues|wednes|thurs|fri|satur|sun)day\b.*)",
     re.IGNORECASE,
 )
 _SPLIT = re.compile(r"\s*(?:,|;|\||•|·|/|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\ben\b|\bog\b|\boch\b)\s*",
@@ -139,6 +140,13 @@ def clean_authors(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(out[:MAX_NAMES])
 
 
+# Lower-case words inside family names ("Marna van der Merwe", "Ana de la Cruz").
+_PARTICLES = frozenset({"van", "der", "den", "de", "del", "della", "la", "le", "du", "da", "das",
+                        "dos", "di", "von", "zu", "bin", "al", "ter", "ten"})
+# A title before a name, left out when two lists of names are compared.
+_HONORIFIC = re.compile(r"^(?:dr|prof|professor|mr|mrs|ms|mx|sir|dame|rev)\.?\s+", re.IGNORECASE)
+
+
 def _name_like(text: str) -> bool:
     """Whether a short text reads as one or more personal names ("Jane Doe", "J. R. Roe")."""
     if not text or len(text) > 80 or any(ch.isdigit() for ch in text):
@@ -146,7 +154,7 @@ def _name_like(text: str) -> bool:
     words = [w for w in re.split(r"[\s,&]+", text) if w and w.lower() not in {"and", "und", "et"}]
     if not 1 <= len(words) <= 10 or text.rstrip()[-1:] in "!?:":
         return False
-    capitalised = sum(1 for w in words if w[:1].isupper())
+    capitalised = sum(1 for w in words if w[:1].isupper() or w in _PARTICLES)
     return capitalised >= max(1, len(words) - 1) and text.lower() not in _NOT_NAMES
 
 
@@ -232,19 +240,38 @@ def markup_names(tree: LexborHTMLParser) -> list[str]:
     return list(clean_authors(found))
 
 
+def _bare(name: str) -> str:
+    return _HONORIFIC.sub("", name).casefold()
+
+
+def _names_more(shown: tuple[str, ...], declared: tuple[str, ...]) -> bool:
+    """Whether the visible byline names everyone the page declares and more ("By Jane Roe,
+    John Poe and Max Moe" where the meta tag holds only the first name): then it is the
+    fuller list of the same authors."""
+    bare = {_bare(name) for name in shown}
+    return len(shown) > len(declared) and all(_bare(name) in bare for name in declared)
+
+
 def read_authors(tree: LexborHTMLParser, nearby: Nearby | None, meta: PageMeta) -> tuple[str, ...]:
     """The article's authors, cleaned, in the page's order."""
+    # "Jane Roe, USA TODAY", "Tom Davies, Associated Press": the publication or agency beside
+    # its writers is not one of them.
+    credits = _AGENCIES | {n.casefold() for n in (meta.site_name, *meta.organization_authors) if n}
     found: tuple[str, ...] = ()
     for names in (meta.authors, meta.meta_authors):
         found = clean_authors(names)
         if found:
             break
-    if not found and nearby is not None:
-        found = tuple(byline_names(nearby))
+    if nearby is not None:
+        shown = tuple(byline_names(nearby))
+        # The byline is taken where nothing is declared, where it names everyone declared
+        # and more, and where the page declares only itself (its own name as the author)
+        # while the byline names a writer.
+        if not found or _names_more(shown, found) or (
+                all(name.casefold() in credits for name in found)
+                and any(name.casefold() not in credits for name in shown)):
+            found = shown or found
     found = found or clean_authors(markup_names(tree)) or \
         clean_authors(meta.organization_authors)
-    # "Jane Roe, USA TODAY", "Tom Davies, Associated Press": the publication or agency beside
-    # its writers is not one of them.
-    credits = _AGENCIES | {n.casefold() for n in (meta.site_name, *meta.organization_authors) if n}
     people = tuple(name for name in found if name.casefold() not in credits)
     return people or found

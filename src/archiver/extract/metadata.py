@@ -225,7 +225,8 @@ def read_metadata(tree: LexborHTMLParser, url: str) -> PageMeta:
     meta.description = meta.description or first("og:description", "description",
                                                  "twitter:description", "dc.description")
     named = [a for key in ("author", "article:author", "dc.creator", "dcterms.creator",
-                           "parsely-author", "sailthru.author", "byl", "citation_author")
+                           "parsely-author", "sailthru.author", "byl", "citation_author",
+                           "citation_authors")
              for a in props.get(key, [])]
     meta.meta_authors = [a for a in named if "://" not in a]
     meta.published_at = meta.published_at or first_date(
