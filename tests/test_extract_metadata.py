@@ -182,6 +182,10 @@ def test_a_headline_in_any_element_anchors_the_dateline() -> None:
     ("<div class='author-name'>Jane Roe</div><div class='author-role'>Senior Editor</div>",
      ("Jane Roe",)),
     ("<p>By</p><p>Jane Roe</p><p>March 3, 2025</p>", ("Jane Roe",)),
+    # After "By" alone, a name joins the list only after a separator: not the section or
+    # the photo credit that follow in the same line.
+    ("<p>By</p><p>Jane Roe</p><p>Middle East</p><p>Illustrative photo</p>", ("Jane Roe",)),
+    ("<p>By</p><p>Jane Roe</p><p>,</p><p>John Poe</p><p>Transport</p>", ("Jane Roe", "John Poe")),
 ])
 def test_the_visible_byline_names_the_authors(header: str, authors: tuple[str, ...]) -> None:
     assert _extract(_page(header=header)).authors == authors

@@ -192,14 +192,19 @@ def byline_names(nearby: Nearby) -> list[str]:
             if names and _name_like(", ".join(names)):
                 return list(names)
             continue
-        # "By" alone: the names are the chunks that follow ("Jane Doe", "and", "John Roe").
+        # "By" alone: the names are the chunks that follow ("Jane Doe", "and", "John Roe"),
+        # each after the first joined by a separator (what follows the last name with none,
+        # a section or a photo credit in the same line, is not a name).
         found: list[str] = []
+        joined = True
         for follow in chunks[i + 1: i + 6]:
             if follow.text.lower() in {"and", "&", ",", "und", "et", "y"}:
+                joined = True
                 continue
-            if not _name_like(follow.text):
+            if not joined or not _name_like(follow.text):
                 break
             found.append(follow.text)
+            joined = False
         if found:
             return list(clean_authors(found))
     marked: list[str] = []
