@@ -14,9 +14,8 @@ words: only whether two elements' markup is the same.
 Measured on the domain-grouped cross-validation (benchmarks/extractcv.py), these six raised the
 held-out union F1 from 0.9453 to 0.9463, and on two other deals of the domains into folds
 (`--seed 1` and `--seed 2`) from 0.9454 to 0.947 and from 0.9443 to 0.946 (AEB and wcxb-dev up
-on all three); adding each ancestor's kind of element (div,
-sectioning, list, table, chrome landmark) and its own class/id categories as well did not
-(0.9452, AEB 0.9659 -> 0.9632).
+on all three); adding each ancestor's kind of element (div, sectioning, list, table, chrome
+landmark) and its own class/id categories as well did not (0.9452, AEB 0.9659 -> 0.9632).
 """
 
 from __future__ import annotations
