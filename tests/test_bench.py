@@ -289,3 +289,43 @@ def test_bench_serve_smoke_run_times_every_page_without_errors(tmp_path: Path) -
     [again] = _archiver(*args)
     assert again["built_seconds"] is None and again["build_seconds_then"] == first["build_seconds_then"]
     assert [p["name"] for p in again["pages"]] == names
+
+
+def _tar_gz(files: dict[str, bytes]) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_outside_set_lays_out_the_page_text_pairs_as_a_bench_directory(tmp_path: Path) -> None:
+    from outsideset import lay_out
+
+    page = b"<html><body><article><p>The council voted on Tuesday.</p></article></body></html>"
+    sdist = _tar_gz({
+        "newspaper4k-0.9.6/tests/data/html/story.html": page,
+        "newspaper4k-0.9.6/tests/data/txt/story.txt": b"The council voted on Tuesday.",
+        "newspaper4k-0.9.6/tests/data/metadata/story.json": b'{"url": "https://news.test/story"}',
+        "newspaper4k-0.9.6/tests/data/html/home_page.html": b"<html><body>Home</body></html>",
+        "newspaper4k-0.9.6/tests/data/txt/orphan.txt": b"text without a page",
+        "newspaper4k-0.9.6/src/newspaper/resources/story.html": b"<p>not a test page</p>",
+    })
+    assert lay_out(sdist, tmp_path) == 1
+    pages = load_pages(tmp_path)
+    assert [(p.id, p.url, p.truth, p.content) for p in pages] == [
+        ("story", "https://news.test/story", "The council voted on Tuesday.", page)]
+    assert sorted(p.name for p in (tmp_path / "html").iterdir()) == ["story.html"]
+
+
+def test_outside_set_refuses_a_download_whose_hash_is_not_the_pinned_one(tmp_path: Path) -> None:
+    from outsideset import SDIST, fetch_sdist
+
+    (tmp_path / SDIST).write_bytes(b"not the sdist")
+    with pytest.raises(SystemExit, match="SHA-256"):
+        fetch_sdist(tmp_path)
