@@ -28,6 +28,7 @@ from archiver.extract.blocks import (
 from archiver.extract.classify import (
     EXIT_EVERY,
     EXIT_MARGIN,
+    HEADING_CHARS,
     BodyModel,
     Ensemble,
     Tree,
@@ -195,6 +196,26 @@ def test_verdicts_smooth_over_neighbours_and_flag_pages_in_doubt() -> None:
     verdicts = model.verdicts([doubt, doubt, sure, doubt], texts, [False] * 4)
     assert verdicts.unsure and verdicts.keep == [False, True, True, True]
     assert model.keep([]) == []
+
+
+def test_a_short_heading_between_kept_blocks_is_kept() -> None:
+    width = len(FEATURE_NAMES)
+    # feature 0 above 3: probability ~0.98; else ~0.02, which smoothing does not lift past 0.5
+    model = BodyModel(Ensemble((_tree(0, 3.0, -4.0, 4.0),), 0.0, width), 0.5)
+    story = [5.0] + [0.0] * (width - 1)
+    chrome = [0.0] * width
+    h3, h2_long, div = list(chrome), list(chrome), list(chrome)
+    h3[FEATURE_NAMES.index("tag_h3")] = 1.0
+    h2_long[FEATURE_NAMES.index("tag_h2")] = 1.0
+    texts = ["Paragraph one.", "Pain", "Paragraph two.", "x" * (HEADING_CHARS + 1),
+             "Paragraph three.", "Share this", "Paragraph four.", "Pain", "Footer"]
+    rows = [story, h3, story, h2_long, story, div, story, h3, chrome]
+    keep = model.verdicts(rows, texts, [False] * len(rows)).keep
+    # the heading between story blocks is kept; a long heading, a non-heading and a heading
+    # with chrome after it are not
+    assert keep == [True, True, True, False, True, False, True, False, False]
+    never = [False, True] + [False] * (len(rows) - 2)
+    assert not model.verdicts(rows, texts, never).keep[1]  # never-keep still wins
 
 
 def test_a_page_in_doubt_takes_the_second_opinion() -> None:

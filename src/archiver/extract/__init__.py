@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXTRACTOR_VERSION", "article_blocks", "extract_article"]
 
-EXTRACTOR_VERSION = "2.3.1"  # fuller author lists; a byline writer over the site named as author
+EXTRACTOR_VERSION = "2.3.2"  # a short heading between two kept blocks is kept
 
 
 def _select_text(tree: LexborHTMLParser, selector: str | None) -> str | None:
