@@ -72,6 +72,7 @@ def test_blocks_follow_block_boundaries_and_skip_code() -> None:
         ("div", "Loose text"), ("p", "Inner"), ("div", "tail"),
     ]
     assert all(len(b.features) == len(FEATURE_NAMES) for b in blocks)
+    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)  # a name says which column it is
     density = FEATURE_NAMES.index("link_density")
     assert blocks[1].features[density] == pytest.approx(len("link") / len(blocks[1].text))
     assert blocks[0].features[density] == 0.0

@@ -285,7 +285,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     + tuple(f"tag_{t}" for t in OWNER_TAGS)
     + tuple(f"class_{c}" for c in CATEGORIES)
     + tuple(f"in_{m}" for m in LANDMARKS)
-    + ("depth", "position", "chars_before", "in_main", "in_best", "group_score",
+    + ("depth", "position", "chars_before", "in_densest", "in_best", "group_score",
        "is_title", "after_title", "since_title", "title_kinship",
        "group_share", "group_link_density", "group_blocks", "group_p_share",
        "grand_share", "grand_link_density",
